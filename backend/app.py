@@ -1,0 +1,89 @@
+"""create_app(settings): the API, the PWA and (optionally) the embedded reminder worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from backend import errors, migrate
+from backend.config import Settings
+from backend.db import make_engine
+from backend.gemeenten.routes import router as gemeenten_router
+from backend.reminders.worker import run_worker
+from backend.security import SecurityHeaders
+from backend.system.routes import router as system_router
+
+log = logging.getLogger("startklaar")
+
+# Files the browser must re-check every time (the service worker decides what is cached).
+NO_CACHE = {"sw.js", "index.html", "manifest.webmanifest"}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or Settings()).prepare()
+    engine = make_engine(settings.db_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if settings.embedded_worker:
+            task = asyncio.create_task(run_worker(settings, engine, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            engine.dispose()
+
+    app = FastAPI(
+        title="Startklaar API",
+        version="0.1.0",
+        description="API van Startklaar: plan, sociale kaart, herinneringen en meekijken.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.head_revision = migrate.head_revision()
+
+    app.add_exception_handler(RequestValidationError, errors.request_validation_handler)
+    app.add_exception_handler(errors.AppError, errors.app_error_handler)
+    app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
+
+    app.include_router(system_router)
+    app.include_router(gemeenten_router)
+    _mount_frontend(app, settings.frontend_dir)
+
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(SecurityHeaders, hsts=settings.is_production)
+    return app
+
+
+def _mount_frontend(app: FastAPI, root: Path) -> None:
+    """Static PWA files; every other non-API path gets index.html so app routes work on reload."""
+    root = root.resolve()
+
+    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def api_not_found(path: str) -> JSONResponse:
+        return JSONResponse({"detail": "Dit bestaat niet (meer)."}, status_code=404)
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def frontend(path: str, request: Request) -> Response:
+        candidate = (root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            headers = {"Cache-Control": "no-cache"} if candidate.name in NO_CACHE else {}
+            media = "application/manifest+json" if candidate.suffix == ".webmanifest" else None
+            return FileResponse(candidate, headers=headers, media_type=media)
+        if Path(path).suffix:  # a missing asset, not an app route
+            return JSONResponse({"detail": "Dit bestand bestaat niet."}, status_code=404)
+        return FileResponse(root / "index.html", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,99 @@
+"""`startklaar` command line: serve, worker, migrate (and more per domain)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+import typer
+
+from backend.config import ConfigError, Settings
+
+cli = typer.Typer(help="Startklaar: API, PWA en herinneringen.", no_args_is_help=True, add_completion=False)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings().prepare()
+    except ConfigError as exc:
+        typer.secho(f"Startklaar kan niet starten: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the newest version and sync reference data (gemeenten)."""
+    from backend import migrate as m
+    from backend.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.db_url)
+    m.upgrade(engine)
+    typer.echo(f"Database bijgewerkt tot {m.current_revision(engine)} ({engine.url.get_backend_name()}).")
+    engine.dispose()
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option(None, help="Adres om op te luisteren (standaard STARTKLAAR_HOST)"),
+    port: int = typer.Option(None, help="Poort (standaard STARTKLAAR_PORT of 8000)"),
+    workers: int = typer.Option(1, help="Aantal API-processen"),
+    migrate_first: bool = typer.Option(
+        None, "--migrate/--no-migrate", help="Eerst migreren (standaard: ja in development, nee in productie)"
+    ),
+) -> None:
+    """Serve the API and the PWA (with the embedded reminder worker unless STARTKLAAR_EMBEDDED_WORKER=false)."""
+    import uvicorn
+
+    settings = _settings()
+    _logging(settings)
+    if migrate_first if migrate_first is not None else not settings.is_production:
+        migrate()
+    # Every API process reads its settings from the environment; keep the generated secret for all.
+    os.environ.setdefault("STARTKLAAR_SECRET_KEY", settings.secret_key)
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_level=settings.log_level,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the reminder worker on its own (production: one or more next to the API processes)."""
+    from backend.db import make_engine
+    from backend.reminders.worker import run_worker
+
+    settings = _settings()
+    _logging(settings)
+    engine = make_engine(settings.db_url)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, engine, stop)
+
+    asyncio.run(main())
+    engine.dispose()
+
+
+def main() -> None:
+    cli(prog_name="startklaar")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

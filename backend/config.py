@@ -1,0 +1,93 @@
+"""Settings, read from the environment (prefix STARTKLAAR_) or a .env file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Values that people copy from examples; production refuses them.
+PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret", "geheim", "xxx", "todo"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STARTKLAAR_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = ROOT / "data"
+    database_url: str = ""
+    secret_key: str = ""
+    # The public address people use; cookies are Secure unless this is plain http on localhost.
+    base_url: str = "http://localhost:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Run the reminder worker inside the API process (single-machine default).
+    embedded_worker: bool = True
+    frontend_dir: Path = ROOT / "frontend"
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str) -> str:
+        # Accept the URL forms people paste from hosting providers.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'startklaar.db').resolve()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return not self.base_url.startswith(("http://localhost", "http://127.0.0.1"))
+
+    def prepare(self) -> Settings:
+        """Check the settings and fill in what development may generate; call once at start-up."""
+        if self.db_url.startswith("sqlite"):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_production:
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    "STARTKLAAR_SECRET_KEY ontbreekt of is een voorbeeldwaarde. Zet in productie een geheime "
+                    f"sleutel van minstens {MIN_SECRET_LENGTH} tekens, bijvoorbeeld de uitvoer van: "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+            if not self.base_url.startswith("https://"):
+                raise ConfigError(
+                    "STARTKLAAR_BASE_URL moet in productie met https:// beginnen: service workers en "
+                    "pushberichten werken alleen via HTTPS."
+                )
+        elif not self.secret_key:
+            self.secret_key = _development_secret(self.data_dir)
+        return self
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A per-installation secret kept in the data directory, made on first run."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(48)
+    path.write_text(value + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,95 @@
+// Small fetch wrapper for the Startklaar API: JSON in and out, same-origin cookies,
+// a CSRF token on every request that changes something, Dutch error messages.
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export class ApiError extends Error {
+  constructor(status, message, detail = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // 0 = no connection
+    this.detail = detail; // the raw `detail` from the server, if any
+  }
+}
+
+export function readCookie(name) {
+  for (const part of document.cookie.split(';')) {
+    const i = part.indexOf('=');
+    if (i > -1 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return null;
+}
+
+function messageFrom(status, detail) {
+  if (typeof detail === 'string' && detail) return detail;
+  if (detail && typeof detail === 'object' && !Array.isArray(detail) && typeof detail.message === 'string') {
+    return detail.message;
+  }
+  if (status === 401) return 'Je bent niet ingelogd. Log eerst in.';
+  if (status === 403) return 'Dit mag je niet doen.';
+  if (status === 404) return 'Dit kunnen we niet vinden.';
+  if (status === 422 || status === 400) return 'Er klopt iets niet. Kijk nog eens naar wat je invulde.';
+  if (status === 429) return 'Even te veel tegelijk. Probeer het zo nog een keer.';
+  return 'Er ging iets mis. Probeer het later nog een keer.';
+}
+
+/**
+ * api('/api/thing', {method: 'POST', body: {...}, params: {q: 'x'}, signal})
+ * Resolves with the parsed JSON (or null for an empty answer); throws ApiError.
+ */
+export async function api(path, { method = 'GET', body, params, headers = {}, signal } = {}) {
+  method = method.toUpperCase();
+  let url = path;
+  if (params) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) qs.append(k, v);
+    const s = qs.toString();
+    if (s) url += (url.includes('?') ? '&' : '?') + s;
+  }
+  const h = { Accept: 'application/json', ...headers };
+  let payload;
+  if (body !== undefined) {
+    if (body instanceof FormData || body instanceof Blob || typeof body === 'string') {
+      payload = body;
+    } else {
+      payload = JSON.stringify(body);
+      h['Content-Type'] = 'application/json';
+    }
+  }
+  if (!SAFE.has(method)) {
+    const token = readCookie('sk_csrf');
+    if (token) h['X-CSRF-Token'] = token;
+  }
+
+  let res;
+  try {
+    res = await fetch(url, { method, headers: h, body: payload, credentials: 'same-origin', signal });
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'Geen verbinding. Heb je internet? Probeer het later nog een keer.');
+  }
+
+  let data = null;
+  const type = res.headers.get('Content-Type') || '';
+  if (res.status !== 204 && type.includes('json')) {
+    try { data = await res.json(); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const detail = data && typeof data === 'object' ? data.detail : null;
+    throw new ApiError(res.status, messageFrom(res.status, detail), detail ?? null);
+  }
+  return data;
+}
+
+export const get = (path, opts) => api(path, { ...opts, method: 'GET' });
+export const post = (path, body, opts) => api(path, { ...opts, method: 'POST', body });
+export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', body });
+export const patch = (path, body, opts) => api(path, { ...opts, method: 'PATCH', body });
+export const del = (path, opts) => api(path, { ...opts, method: 'DELETE' });
+
+/** Forget cached API answers (call on logout, so the next person on this phone sees nothing). */
+export async function clearOfflineCache() {
+  if (!('caches' in self)) return;
+  const keys = await caches.keys();
+  await Promise.all(keys.filter((k) => k.startsWith('startklaar-api-')).map((k) => caches.delete(k)));
+}

@@ -1,0 +1,45 @@
+// Startklaar entry point: starts the router and registers the service worker.
+import { start } from './router.js';
+
+const routes = [
+  { path: '/', title: 'Vandaag', load: () => import('./screens/vandaag.js') },
+  { path: '/stappen', title: 'Mijn stappen', load: () => import('./screens/stappen.js') },
+  { path: '/hulp', title: 'Hulp in de buurt', load: () => import('./screens/hulp.js') },
+  { path: '/ik', title: 'Ik', load: () => import('./screens/ik.js') },
+  { path: '/nu-praten', title: 'Nu praten', load: () => import('./screens/nupraten.js') },
+];
+const notFound = { title: 'Pagina niet gevonden', load: () => import('./screens/notfound.js') };
+
+start(document.getElementById('main'), routes, notFound);
+
+// With very large text the bottom menu grows; then let it scroll away instead of covering the page.
+const tabs = document.querySelector('.tabs');
+if (tabs && 'ResizeObserver' in window) {
+  const fit = () => document.body.classList.toggle('tabs-static', tabs.offsetHeight > window.innerHeight / 4);
+  new ResizeObserver(fit).observe(tabs);
+  window.addEventListener('resize', fit);
+}
+
+function showUpdate() {
+  const box = document.getElementById('update');
+  if (!box || box.firstChild) return;
+  const p = document.createElement('span');
+  p.textContent = 'Er is een nieuwe versie van de app.';
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'btn btn-secondary';
+  b.textContent = 'Nu vernieuwen';
+  b.addEventListener('click', () => location.reload());
+  box.append(p, b);
+}
+
+if ('serviceWorker' in navigator) {
+  const hadController = !!navigator.serviceWorker.controller;
+  const register = () => navigator.serviceWorker.register('/sw.js', { scope: '/' })
+    .catch((err) => console.warn('Service worker', err));
+  // After the page has loaded, so the precache does not compete with the first screen.
+  if (document.readyState === 'complete') register();
+  else window.addEventListener('load', register, { once: true });
+  // A new version took over while this page was open: offer a reload, never force one.
+  navigator.serviceWorker.addEventListener('controllerchange', () => { if (hadController) showUpdate(); });
+}

@@ -1,0 +1,121 @@
+// Startklaar service worker. Bump VERSION whenever a file in SHELL changes: that makes the
+// browser install this worker again and fetch the new shell in one go.
+const VERSION = 'v1';
+const SHELL_CACHE = `startklaar-shell-${VERSION}`;
+const API_CACHE = `startklaar-api-${VERSION}`;
+const NAV_TIMEOUT_MS = 4000;
+
+const SHELL = [
+  '/index.html',
+  '/manifest.webmanifest',
+  '/css/app.css',
+  '/js/app.js',
+  '/js/router.js',
+  '/js/api.js',
+  '/js/dom.js',
+  '/js/screens/vandaag.js',
+  '/js/screens/stappen.js',
+  '/js/screens/hulp.js',
+  '/js/screens/ik.js',
+  '/js/screens/nupraten.js',
+  '/js/screens/notfound.js',
+  '/icons/icon-192.png',
+  '/icons/icon-512.png',
+  '/icons/icon-maskable-512.png',
+  '/icons/apple-touch-icon.png',
+];
+const STATIC = /^\/(js|css|icons|fonts|img)\/|^\/manifest\.webmanifest$|^\/index\.html$/;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    // cache: 'reload' skips the HTTP cache, so a new version never stores old files.
+    await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' })));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const keep = new Set([SHELL_CACHE, API_CACHE]);
+    const names = await caches.keys();
+    await Promise.all(names.filter((n) => n.startsWith('startklaar-') && !keep.has(n)).map((n) => caches.delete(n)));
+    if (self.registration.navigationPreload) {
+      try { await self.registration.navigationPreload.enable(); } catch { /* not supported */ }
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'clear-api-cache') {
+    event.waitUntil(caches.delete(API_CACHE));
+  }
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return; // POST/PUT/PATCH/DELETE go straight to the network
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/')) {
+    if (req.mode !== 'navigate') event.respondWith(apiNetworkFirst(event));
+    return;
+  }
+  if (req.mode === 'navigate') {
+    event.respondWith(navigation(event));
+    return;
+  }
+  if (STATIC.test(url.pathname)) event.respondWith(cacheFirst(event));
+});
+
+// Pages: network first (fresh HTML), the cached shell when offline or the network is too slow.
+// The shell's router then renders the route (/stappen, /nu-praten ...).
+async function navigation(event) {
+  const network = (async () => (await event.preloadResponse) || fetch(event.request))();
+  network.catch(() => {}); // handled below; avoid an unhandled rejection
+  let timer;
+  try {
+    return await Promise.race([
+      network,
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), NAV_TIMEOUT_MS); }),
+    ]);
+  } catch {
+    const cached = await caches.match('/index.html', { cacheName: SHELL_CACHE });
+    if (cached) return cached;
+    return network; // nothing cached yet: keep waiting for the network
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// App files: from the cache; a file that is not cached yet is fetched and kept.
+async function cacheFirst(event) {
+  const req = event.request;
+  const cached = await caches.match(req, { cacheName: SHELL_CACHE });
+  if (cached) return cached;
+  const res = await fetch(req);
+  if (res.ok && res.type === 'basic') {
+    const copy = res.clone();
+    event.waitUntil(caches.open(SHELL_CACHE).then((c) => c.put(req, copy)));
+  }
+  return res;
+}
+
+// API reads: network first; the last good answer when offline. Answers marked
+// Cache-Control: no-store are never kept (personal data the server wants kept off the phone).
+async function apiNetworkFirst(event) {
+  const req = event.request;
+  try {
+    const res = await fetch(req);
+    if (res.ok && !/no-store/i.test(res.headers.get('Cache-Control') || '')) {
+      const copy = res.clone();
+      event.waitUntil(caches.open(API_CACHE).then((c) => c.put(req, copy)));
+    }
+    return res;
+  } catch (err) {
+    const cached = await caches.match(req, { cacheName: API_CACHE });
+    if (cached) return cached;
+    throw err;
+  }
+}
