@@ -52,4 +52,6 @@ def get_session(request: Request) -> Iterator[Session]:
             session.commit()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit right after the route returns, before the response is sent,
+# so a client that got 2xx can rely on the write (and a failed commit is a 500, not a silent loss).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -2,6 +2,8 @@
 
 from sqlmodel import SQLModel
 
+from backend.accounts import models as _accounts  # noqa: F401
+from backend.checklists import models as _checklists  # noqa: F401
 from backend.gemeenten import models as _gemeenten  # noqa: F401
 
 metadata = SQLModel.metadata

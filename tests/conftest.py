@@ -106,6 +106,14 @@ def session(engine: Engine) -> Iterator[Session]:
         yield s
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """argon2id with small parameters: the same algorithm and code path, fast enough for hundreds of logins."""
+    from backend.accounts.service import configure_hasher
+
+    configure_hasher(memory_kib=1024, time_cost=1)
+
+
 # --- CI guard: nothing may be skipped --------------------------------------------------------------
 
 

@@ -40,9 +40,10 @@ def test_app_routes_serve_the_spa_and_missing_assets_are_404(client: TestClient)
         assert r.headers["content-type"].startswith("text/html")
         assert '<html lang="nl"' in r.text
     assert client.get("/js/bestaat-niet.js").status_code == 404
-    assert client.get("/../pyproject.toml").status_code in (400, 404) or "pyproject" not in client.get(
-        "/../pyproject.toml"
-    ).text
+    assert (
+        client.get("/../pyproject.toml").status_code in (400, 404)
+        or "pyproject" not in client.get("/../pyproject.toml").text
+    )
 
 
 def test_openapi_and_docs_are_served(client: TestClient) -> None:

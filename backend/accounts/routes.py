@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from backend.accounts import service
+from backend.accounts.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, client_ip
+from backend.accounts.models import (
+    AccountCreate,
+    AccountOut,
+    CreatedAccountOut,
+    Credentials,
+    PasswordChange,
+    Recovery,
+    RecoveryCodeOut,
+    SessionOut,
+    UserAccount,
+)
+from backend.db import SessionDep
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+LOGIN_PER_USER_IP = service.Limit(5, timedelta(minutes=15))
+LOGIN_PER_IP = service.Limit(50, timedelta(minutes=15))
+# Bounded in time: an attacker can slow an account down, never lock its owner out for good.
+LOGIN_PER_USER = service.Limit(20, timedelta(hours=1))
+SIGNUP_PER_IP = service.Limit(20, timedelta(hours=1))
+
+WRONG_LOGIN = "Je gebruikersnaam of wachtwoord klopt niet."
+
+
+def _set_session_cookies(request: Request, response: Response, new: service.NewSession) -> None:
+    secure = request.app.state.settings.secure_cookies
+    max_age = int(service.SESSION_MAX.total_seconds())
+    response.set_cookie(SESSION_COOKIE, new.token, max_age=max_age, httponly=True, secure=secure, samesite="lax")
+    # Readable by our own JavaScript, which echoes it in X-CSRF-Token (double submit).
+    response.set_cookie(CSRF_COOKIE, new.csrf_token, max_age=max_age, httponly=False, secure=secure, samesite="lax")
+
+
+def _clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+
+
+def _out(user: UserAccount) -> AccountOut:
+    return AccountOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=CreatedAccountOut)
+def create_account(body: AccountCreate, request: Request, response: Response, session: SessionDep) -> CreatedAccountOut:
+    """Maak een account (gebruikersnaam + wachtwoord). Je krijgt één keer een herstelcode te zien."""
+    key = f"signup-ip:{client_ip(request)}"
+    service.check_rate_limit(session, key, SIGNUP_PER_IP)
+    service.record_failure(session, key, SIGNUP_PER_IP)  # every attempt counts for sign-ups
+    user, code = service.create_account(session, body.username, body.password, display_name=body.display_name)
+    new = service.start_session(session, user)
+    _set_session_cookies(request, response, new)
+    return CreatedAccountOut(account=_out(user), csrf_token=new.csrf_token, recovery_code=code)
+
+
+@router.post("/session", response_model=SessionOut, responses={401: {}, 429: {}})
+def login(body: Credentials, request: Request, response: Response, session: SessionDep) -> SessionOut | JSONResponse:
+    """Inloggen. Na te veel foute pogingen moet je even wachten (429 met Retry-After)."""
+    name = service.normalise_username(body.username)[:64]
+    ip = client_ip(request)
+    keys = [
+        (f"login-user-ip:{name}:{ip}", LOGIN_PER_USER_IP),
+        (f"login-ip:{ip}", LOGIN_PER_IP),
+        (f"login-user:{name}", LOGIN_PER_USER),
+    ]
+    for key, limit in keys:
+        service.check_rate_limit(session, key, limit)
+    user = service.authenticate(session, body.username, body.password)
+    if user is None:
+        for key, limit in keys:
+            service.record_failure(session, key, limit)
+        # Returned, not raised, so the request still commits the counted failure.
+        return JSONResponse({"detail": WRONG_LOGIN}, status_code=401)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        service.end_session(session, old)  # a new login never reuses a session id
+    new = service.start_session(session, user)
+    _set_session_cookies(request, response, new)
+    return SessionOut(account=_out(user), csrf_token=new.csrf_token)
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request, response: Response, user: CurrentUser, session: SessionDep) -> Response:
+    """Uitloggen op dit apparaat."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        service.end_session(session, token)
+    resp = Response(status_code=status.HTTP_204_NO_CONTENT)
+    _clear_session_cookies(resp)
+    return resp
+
+
+@router.get("/me", response_model=AccountOut)
+def me(user: CurrentUser) -> AccountOut:
+    return _out(user)
+
+
+@router.post("/me/password", response_model=SessionOut)
+def change_password(
+    body: PasswordChange, request: Request, response: Response, user: CurrentUser, session: SessionDep
+) -> SessionOut:
+    """Nieuw wachtwoord. Alle sessies stoppen; dit apparaat krijgt meteen een nieuwe."""
+    service.change_password(session, user, body.current_password, body.new_password)
+    new = service.start_session(session, user)
+    _set_session_cookies(request, response, new)
+    return SessionOut(account=_out(user), csrf_token=new.csrf_token)
+
+
+@router.post("/session/recover", response_model=RecoveryCodeOut, responses={401: {}, 429: {}})
+def recover(
+    body: Recovery, request: Request, response: Response, session: SessionDep
+) -> RecoveryCodeOut | JSONResponse:
+    """Wachtwoord vergeten: kies een nieuw wachtwoord met je herstelcode. Je krijgt een nieuwe herstelcode."""
+    name = service.normalise_username(body.username)[:64]
+    keys = [
+        (f"recover-user:{name}", LOGIN_PER_USER),
+        (f"login-ip:{client_ip(request)}", LOGIN_PER_IP),
+    ]
+    for key, limit in keys:
+        service.check_rate_limit(session, key, limit)
+    result = service.recover(session, body.username, body.recovery_code, body.new_password)
+    if result is None:
+        for key, limit in keys:
+            service.record_failure(session, key, limit)
+        return JSONResponse({"detail": "Je gebruikersnaam of herstelcode klopt niet."}, status_code=401)
+    user, fresh = result
+    new = service.start_session(session, user)
+    _set_session_cookies(request, response, new)
+    return RecoveryCodeOut(recovery_code=fresh)

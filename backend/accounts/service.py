@@ -1,0 +1,289 @@
+"""Accounts: passwords (argon2id), sessions, recovery codes and rate limits on guessing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+
+from backend.accounts.models import AuthSession, RateLimitHit, UserAccount, utcnow
+from backend.errors import AppError, FieldErrors
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+SESSION_IDLE = timedelta(days=30)
+SESSION_MAX = timedelta(days=180)
+TOUCH_EVERY = timedelta(minutes=10)  # write last_used_at at most this often
+# Passwords people pick first; refused so a guess in the rate-limit window rarely works.
+COMMON_PASSWORDS = {
+    "12345678",
+    "123456789",
+    "1234567890",
+    "password",
+    "wachtwoord",
+    "wachtwoord1",
+    "qwertyuiop",
+    "11111111",
+    "00000000",
+    "abcdefgh",
+    "iloveyou",
+    "welkom01",
+    "welkom123",
+    "password1",
+    "qwerty123",
+    "startklaar",
+    "startklaar1",
+}
+# Recovery codes: 4 groups of 4 from an alphabet without look-alikes (no 0/O, 1/I/L).
+RECOVERY_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+
+
+def configure_hasher(memory_kib: int, time_cost: int) -> None:
+    """Tests use cheaper argon2id parameters; production keeps the defaults."""
+    global _hasher
+    _hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=1)
+
+
+def hash_secret(value: str) -> str:
+    return _hasher.hash(value)
+
+
+def verify_secret(stored: str, value: str) -> bool:
+    try:
+        return _hasher.verify(stored, value)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _burn_time(password: str) -> None:
+    """Unknown usernames cost as much as wrong passwords, so timing does not reveal who has an account."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
+    verify_secret(_DUMMY_HASH, password)
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def check_new_password(password: str, username: str) -> str | None:
+    if len(password) < MIN_PASSWORD:
+        return f"Je wachtwoord is te kort. Gebruik minstens {MIN_PASSWORD} tekens."
+    if len(password) > MAX_PASSWORD:
+        return f"Je wachtwoord is te lang. Gebruik hoogstens {MAX_PASSWORD} tekens."
+    if password.lower() in COMMON_PASSWORDS or password.lower() == username:
+        return "Dit wachtwoord is te makkelijk te raden. Kies een ander wachtwoord."
+    return None
+
+
+def new_recovery_code() -> str:
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def _normalise_recovery_code(code: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", code.upper())
+
+
+def create_account(
+    session: Session, username: str, password: str, role: str = "jongere", display_name: str | None = None
+) -> tuple[UserAccount, str]:
+    """Returns the new account and its recovery code (shown once)."""
+    name = normalise_username(username)
+    problems: dict[str, str] = {}
+    if not USERNAME_RE.match(name):
+        problems["username"] = (
+            "Kies een gebruikersnaam van 3 tot 32 tekens: letters, cijfers, punt, streepje of liggend streepje."
+        )
+    if (msg := check_new_password(password, name)) is not None:
+        problems["password"] = msg
+    if problems:
+        raise FieldErrors(problems)
+    if session.exec(select(UserAccount.id).where(UserAccount.username == name)).first() is not None:
+        raise FieldErrors({"username": "Deze gebruikersnaam is al in gebruik. Kies een andere."})
+    code = new_recovery_code()
+    user = UserAccount(
+        username=name,
+        password_hash=hash_secret(password),
+        recovery_code_hash=hash_secret(_normalise_recovery_code(code)),
+        role=role,
+        display_name=display_name,
+    )
+    session.add(user)
+    session.flush()
+    return user, code
+
+
+def authenticate(session: Session, username: str, password: str) -> UserAccount | None:
+    user = session.exec(select(UserAccount).where(UserAccount.username == normalise_username(username))).first()
+    if user is None:
+        _burn_time(password)
+        return None
+    if not verify_secret(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_secret(password)
+        session.add(user)
+    return user
+
+
+def change_password(session: Session, user: UserAccount, current: str, new: str) -> None:
+    if not verify_secret(user.password_hash, current):
+        raise FieldErrors({"current_password": "Je huidige wachtwoord klopt niet."})
+    if (msg := check_new_password(new, user.username)) is not None:
+        raise FieldErrors({"new_password": msg})
+    user.password_hash = hash_secret(new)
+    user.password_changed_at = utcnow()
+    session.add(user)
+    end_all_sessions(session, user.id)
+
+
+def recover(session: Session, username: str, code: str, new_password: str) -> tuple[UserAccount, str] | None:
+    """Set a new password with the recovery code; returns the user and a fresh recovery code."""
+    user = session.exec(select(UserAccount).where(UserAccount.username == normalise_username(username))).first()
+    if user is None:
+        _burn_time(code)
+        return None
+    if not verify_secret(user.recovery_code_hash, _normalise_recovery_code(code)):
+        return None
+    if (msg := check_new_password(new_password, user.username)) is not None:
+        raise FieldErrors({"new_password": msg})
+    fresh = new_recovery_code()  # a used code is spent
+    user.password_hash = hash_secret(new_password)
+    user.recovery_code_hash = hash_secret(_normalise_recovery_code(fresh))
+    user.password_changed_at = utcnow()
+    session.add(user)
+    end_all_sessions(session, user.id)
+    return user, fresh
+
+
+# --- sessions ------------------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def start_session(session: Session, user: UserAccount) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now = utcnow()
+    row = AuthSession(
+        token_hash=_token_hash(token),
+        user_id=user.id,
+        csrf_token=csrf,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + SESSION_MAX,
+    )
+    session.add(row)
+    user.last_seen_at = now
+    session.add(user)
+    return NewSession(token, csrf, row.expires_at)
+
+
+def session_user(session: Session, token: str) -> tuple[UserAccount, AuthSession] | None:
+    row = session.get(AuthSession, _token_hash(token))
+    if row is None:
+        return None
+    now = utcnow()
+    if row.expires_at <= now or row.last_used_at + SESSION_IDLE <= now:
+        session.delete(row)
+        return None
+    user = session.get(UserAccount, row.user_id)
+    if user is None:
+        return None
+    if now - row.last_used_at > TOUCH_EVERY:
+        row.last_used_at = now
+        user.last_seen_at = now
+        session.add(row)
+        session.add(user)
+    return user, row
+
+
+def end_session(session: Session, token: str) -> None:
+    session.exec(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))  # type: ignore[call-overload]
+
+
+def end_all_sessions(session: Session, user_id: int | None) -> None:
+    session.exec(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[call-overload]
+
+
+def csrf_matches(row: AuthSession, header_value: str | None) -> bool:
+    return header_value is not None and hmac.compare_digest(row.csrf_token, header_value)
+
+
+# --- rate limits ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `attempts` failures per `window` for one key."""
+
+    attempts: int
+    window: timedelta
+
+
+class TooManyAttempts(AppError):
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(429, f"Te veel pogingen. Probeer het over {minutes} minuten opnieuw.")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def _window_start(now: datetime, limit: Limit) -> datetime:
+    seconds = int(limit.window.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
+
+
+def check_rate_limit(session: Session, key: str, limit: Limit, now: datetime | None = None) -> None:
+    """Raise 429 (with Retry-After) when this key already failed too often in the current window."""
+    now = now or utcnow()
+    start = _window_start(now, limit)
+    hit = session.get(RateLimitHit, (key, start))
+    if hit is not None and hit.count >= limit.attempts:
+        retry = int((start + limit.window - now).total_seconds()) + 1
+        raise TooManyAttempts(max(retry, 1))
+
+
+def record_failure(session: Session, key: str, limit: Limit, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    start = _window_start(now, limit)
+    hit = session.get(RateLimitHit, (key, start))
+    if hit is None:
+        session.add(RateLimitHit(key=key, window_start=start, count=1))
+    else:
+        hit.count += 1
+        session.add(hit)
+
+
+def prune_rate_limits(session: Session, older_than: timedelta = timedelta(days=1)) -> None:
+    cutoff = utcnow() - older_than
+    session.exec(delete(RateLimitHit).where(RateLimitHit.window_start < cutoff))  # type: ignore[call-overload]
+
+
+def count_sessions(session: Session, user_id: int) -> int:
+    return int(session.exec(select(func.count()).select_from(AuthSession).where(AuthSession.user_id == user_id)).one())
