@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from backend import errors, migrate
 from backend.accounts.routes import router as accounts_router
+from backend.checklists.routes import router as checklists_router
 from backend.config import Settings
 from backend.db import make_engine
 from backend.gemeenten.routes import router as gemeenten_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system_router)
     app.include_router(gemeenten_router)
     app.include_router(accounts_router)
+    app.include_router(checklists_router)
     _mount_frontend(app, settings.frontend_dir)
 
     app.add_middleware(GZipMiddleware, minimum_size=500)

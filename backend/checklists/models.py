@@ -63,3 +63,59 @@ class ProgressOut(SQLModel):
     client_updated_at: datetime
     client_id: str
     updated_at: datetime
+
+
+class ProgressSaved(ProgressOut):
+    applied: bool  # false: an older or repeated write was ignored (last writer wins per step)
+
+
+class ProgressBatchItem(ProgressIn):
+    step_id: str = Field(max_length=80)
+
+
+class ProgressBatchResult(SQLModel):
+    step_id: str
+    applied: bool
+    state: str | None = None  # the state the server keeps now
+    error: str | None = None  # a Dutch message when this item was refused (the others still count)
+
+
+class AnonymousPlanIn(SQLModel):
+    profile: ProfileIn
+    progress: dict[str, StepState] = Field(default_factory=dict)
+
+
+class WindowOut(SQLModel):
+    earliest: date | None
+    latest: date | None
+
+
+class PlanItemOut(SQLModel):
+    step_id: str
+    checklist: str
+    leefgebied: str
+    title: str
+    due_date: date
+    window: WindowOut | None
+    bucket: Literal["nu", "binnenkort", "later", "klaar"]
+    state: StepState
+    overdue: bool
+    label: str | None
+    progress_key: str
+    recurring: bool
+    waiting_for: list[str]
+
+
+class LeefgebiedProgressOut(SQLModel):
+    leefgebied: str
+    label: str
+    done: int
+    total: int
+
+
+class PlanOut(SQLModel):
+    today: date
+    birthday_16: date
+    birthday_18: date
+    items: list[PlanItemOut]
+    progress: list[LeefgebiedProgressOut]

@@ -4,11 +4,12 @@
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class ApiError extends Error {
-  constructor(status, message, detail = null) {
+  constructor(status, message, detail = null, fields = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status; // 0 = no connection
     this.detail = detail; // the raw `detail` from the server, if any
+    this.fields = fields; // {veldnaam: 'Nederlandse melding'} for 422 answers
   }
 }
 
@@ -20,15 +21,18 @@ export function readCookie(name) {
   return null;
 }
 
-function messageFrom(status, detail) {
+function messageFrom(status, data) {
+  const detail = data && typeof data === 'object' ? data.detail : null;
   if (typeof detail === 'string' && detail) return detail;
+  if (data && typeof data.message === 'string' && data.message) return data.message;
   if (detail && typeof detail === 'object' && !Array.isArray(detail) && typeof detail.message === 'string') {
     return detail.message;
   }
+  if (Array.isArray(detail) && detail.length === 1 && typeof detail[0].msg === 'string') return detail[0].msg;
   if (status === 401) return 'Je bent niet ingelogd. Log eerst in.';
   if (status === 403) return 'Dit mag je niet doen.';
   if (status === 404) return 'Dit kunnen we niet vinden.';
-  if (status === 422 || status === 400) return 'Er klopt iets niet. Kijk nog eens naar wat je invulde.';
+  if (status === 422 || status === 400) return 'Niet alles is goed ingevuld. Kijk nog eens naar wat je invulde.';
   if (status === 429) return 'Even te veel tegelijk. Probeer het zo nog een keer.';
   return 'Er ging iets mis. Probeer het later nog een keer.';
 }
@@ -75,8 +79,9 @@ export async function api(path, { method = 'GET', body, params, headers = {}, si
     try { data = await res.json(); } catch { data = null; }
   }
   if (!res.ok) {
-    const detail = data && typeof data === 'object' ? data.detail : null;
-    throw new ApiError(res.status, messageFrom(res.status, detail), detail ?? null);
+    const body = data && typeof data === 'object' ? data : {};
+    const fields = body.fields && typeof body.fields === 'object' ? body.fields : {};
+    throw new ApiError(res.status, messageFrom(res.status, body), body.detail ?? null, fields);
   }
   return data;
 }

@@ -79,15 +79,17 @@ async function render(path, { focus }) {
     failScreen(main);
   }
   if (my !== token) return;
-  current = { path, route, cleanup: typeof cleanup === 'function' ? cleanup : null };
+  current = { path, key: location.pathname + location.search, route, cleanup: typeof cleanup === 'function' ? cleanup : null };
   const title = (typeof route.title === 'function' ? route.title(params) : route.title) || '';
   document.title = title ? `${title} · ${APP}` : APP;
   markCurrent(path);
+  // The heading can take focus from script (not from Tab); that also tells axe/Safari that
+  // the scrolling <main> has focusable content.
+  const h1 = main.querySelector('h1');
+  if (h1 && !h1.hasAttribute('tabindex')) h1.setAttribute('tabindex', '-1');
   if (focus) {
-    const h1 = main.querySelector('h1');
-    const target = h1 || main;
-    if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
-    target.focus({ preventScroll: true });
+    (h1 || main).focus({ preventScroll: true });
+    main.scrollTop = 0;
     window.scrollTo(0, 0);
   }
 }
@@ -123,6 +125,9 @@ export function start(el, table, fallback) {
   routes = table.map((r) => ({ ...r, matcher: compile(r.path) }));
   notFound = fallback;
   document.addEventListener('click', onClick);
-  window.addEventListener('popstate', () => render(location.pathname, { focus: true }));
+  window.addEventListener('popstate', () => {
+    // Only a real change of page re-renders; an in-page #anchor (the skip link) does not.
+    if (!current || current.key !== location.pathname + location.search) render(location.pathname, { focus: true });
+  });
   return render(location.pathname, { focus: false });
 }
