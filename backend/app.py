@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -17,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from backend import errors, migrate
 from backend.accounts.routes import router as accounts_router
 from backend.checklists.routes import router as checklists_router
+from backend.checklists.service import configure_plan_cache
 from backend.config import Settings
 from backend.db import make_engine
 from backend.gemeenten.routes import router as gemeenten_router
@@ -33,9 +35,13 @@ NO_CACHE = {"sw.js", "index.html", "manifest.webmanifest"}
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = (settings or Settings()).prepare()
     engine = make_engine(settings.db_url)
+    configure_plan_cache(settings.plan_cache_size)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Fewer threads than anyio's default 40: sync routes share one GIL, and a long queue of threads
+        # fighting over it costs more than it gains (measured in bench/plan_load.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         stop = asyncio.Event()
         task = None
         if settings.embedded_worker:

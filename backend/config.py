@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     frontend_dir: Path = ROOT / "frontend"
     log_level: str = "info"
+    # Threads per API process for sync routes (database work).
+    threadpool_size: int = 8
+    # Serialized plans kept per API process (about 9 KB each); 0 turns the cache off.
+    plan_cache_size: int = 4096
 
     @field_validator("database_url")
     @classmethod

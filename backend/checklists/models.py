@@ -22,6 +22,8 @@ class UserProfile(SQLModel, table=True):
     vertrekdatum: date | None = None
     situation: str | None = Field(default=None, max_length=16)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Bumped on every change to the profile or the progress: the key of the cached plan.
+    revision: int = 0
 
 
 class StepProgress(SQLModel, table=True):

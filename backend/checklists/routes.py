@@ -58,11 +58,12 @@ def put_profile(body: ProfileIn, user: CurrentUser, session: SessionDep) -> Prof
 
 
 @router.get("/me/plan", response_model=PlanOut)
-def get_plan(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    plan = service.user_plan(session, user.id, today_nl())  # type: ignore[arg-type]
-    if plan is None:
+def get_plan(user: CurrentUser, session: SessionDep) -> Response:
+    """Je plan: je stappen met datum, in de bakjes nu doen, binnenkort, later en klaar."""
+    body = service.user_plan_json(session, user.id, today_nl())  # type: ignore[arg-type]
+    if body is None:
         raise AppError(404, "Vul eerst je gegevens in. Dan maken we je plan.")
-    return plan.to_dict()
+    return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/me/progress", response_model=list[ProgressOut])

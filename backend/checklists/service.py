@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from backend.accounts.models import utcnow
 from backend.checklists.content import Content, load_content
@@ -49,6 +52,7 @@ def put_profile(session: Session, user_id: int, body: ProfileIn, today: date) ->
     row.vertrekdatum = profile.vertrekdatum
     row.situation = profile.situation
     row.updated_at = utcnow()
+    row.revision = (row.revision or 0) + 1
     session.add(row)
     return row
 
@@ -86,7 +90,14 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     row.client_id = body.client_id
     row.updated_at = utcnow()
     session.add(row)
+    _bump_revision(session, user_id)
     return ProgressResult(row, applied=True)
+
+
+def _bump_revision(session: Session, user_id: int) -> None:
+    session.exec(  # type: ignore[call-overload]
+        update(UserProfile).where(col(UserProfile.user_id) == user_id).values(revision=UserProfile.revision + 1)
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -109,6 +120,56 @@ def user_plan(session: Session, user_id: int, today: date) -> Plan | None:
         return None
     profile = Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation)
     return plan_for(profile, list_progress(session, user_id), today)
+
+
+class _LRU:
+    """A small thread-safe LRU of serialized plans, per API process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[object, ...], value: bytes) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+# Keyed by the profile's revision, so any API process sees a change at once (no invalidation needed).
+_plan_cache = _LRU(4096)
+
+
+def configure_plan_cache(size: int) -> None:
+    global _plan_cache
+    _plan_cache = _LRU(size)
+
+
+def user_plan_json(session: Session, user_id: int, today: date) -> bytes | None:
+    """The person's plan as JSON, from the cache when neither profile, progress, day nor content changed."""
+    row = get_profile(session, user_id)
+    if row is None:
+        return None
+    key = (user_id, row.revision, today, content().version)
+    cached = _plan_cache.get(key)
+    if cached is not None:
+        return cached
+    profile = Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation)
+    plan = plan_for(profile, list_progress(session, user_id), today)
+    body = json.dumps(plan.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    _plan_cache.put(key, body)
+    return body
 
 
 def anonymous_plan(session: Session, body: ProfileIn, progress: dict[str, str], today: date) -> Plan:

@@ -46,9 +46,23 @@ def sync_gemeenten(session: Session, path: Path = GEMEENTEN_CSV) -> int:
     return len(wanted)
 
 
+_all: tuple[Gemeente, ...] = ()
+
+
+def all_gemeenten(session: Session) -> tuple[Gemeente, ...]:
+    """Reference data, read once per process: it only changes with `startklaar migrate` (and a restart)."""
+    global _all
+    if len(_all) == 0:
+        rows = session.exec(select(Gemeente).order_by(Gemeente.weergavenaam)).all()
+        for g in rows:
+            session.expunge(g)
+        _all = tuple(rows)
+    return _all
+
+
 def search_gemeenten(session: Session, q: str | None = None) -> list[Gemeente]:
     """All gemeenten by display name; with q, those whose names contain q, best matches first."""
-    rows = list(session.exec(select(Gemeente).order_by(Gemeente.weergavenaam)).all())
+    rows = list(all_gemeenten(session))
     needle = fold(q or "")
     if not needle:
         return rows

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 11:46:22.667891
+Create Date: 2026-11-22 12:02:21.281485
 """
 
 from collections.abc import Sequence
@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('vertrekdatum', sa.Date(), nullable=True),
     sa.Column('situation', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['gemeente_code'], ['gemeente.code'], ),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
