@@ -59,8 +59,10 @@ def main() -> None:
     total_gz = sum(f[2] for f in files)
     print(f"{'first load total':45} {total_raw:8} {total_gz:8}  (target < 50 KB gzip)")
     every = [p for p in ROOT.rglob("*") if p.is_file()]
-    print(f"{'all frontend files (service worker precache)':45} "
-          f"{sum(p.stat().st_size for p in every):8} {sum(gz(p.read_bytes()) for p in every):8}")
+    print(
+        f"{'all frontend files (service worker precache)':45} "
+        f"{sum(p.stat().st_size for p in every):8} {sum(gz(p.read_bytes()) for p in every):8}"
+    )
 
 
 if __name__ == "__main__":

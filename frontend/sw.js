@@ -1,6 +1,6 @@
 // Startklaar service worker. Bump VERSION whenever a file in SHELL changes: that makes the
 // browser install this worker again and fetch the new shell in one go.
-const VERSION = 'v1';
+const VERSION = 'v2';
 const SHELL_CACHE = `startklaar-shell-${VERSION}`;
 const API_CACHE = `startklaar-api-${VERSION}`;
 const NAV_TIMEOUT_MS = 4000;
@@ -13,8 +13,15 @@ const SHELL = [
   '/js/router.js',
   '/js/api.js',
   '/js/dom.js',
+  '/js/fmt.js',
+  '/js/form.js',
+  '/js/store.js',
+  '/js/plan-ui.js',
   '/js/screens/vandaag.js',
+  '/js/screens/onboarding.js',
   '/js/screens/stappen.js',
+  '/js/screens/stap.js',
+  '/js/screens/account.js',
   '/js/screens/hulp.js',
   '/js/screens/ik.js',
   '/js/screens/nupraten.js',

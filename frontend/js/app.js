@@ -1,16 +1,28 @@
 // Startklaar entry point: starts the router and registers the service worker.
 import { start } from './router.js';
+import { startSync } from './store.js';
 
+// The page title follows the screen's heading (a step's title, "Welkom" before the first questions).
+const heading = (fallback) => () => {
+  const h1 = document.querySelector('main h1');
+  return (h1 && (h1.dataset.title || h1.textContent)) || fallback;
+};
+const onboarding = () => import('./screens/onboarding.js');
 const routes = [
-  { path: '/', title: 'Vandaag', load: () => import('./screens/vandaag.js') },
+  { path: '/', title: heading('Vandaag'), load: () => import('./screens/vandaag.js') },
+  { path: '/start/:stap', title: heading('Je gegevens'), load: onboarding },
   { path: '/stappen', title: 'Mijn stappen', load: () => import('./screens/stappen.js') },
+  { path: '/stappen/:id', title: heading('Stap'), load: () => import('./screens/stap.js') },
   { path: '/hulp', title: 'Hulp in de buurt', load: () => import('./screens/hulp.js') },
   { path: '/ik', title: 'Ik', load: () => import('./screens/ik.js') },
+  { path: '/ik/gegevens/:stap', title: heading('Je gegevens'), load: onboarding },
+  { path: '/ik/:actie', title: heading('Ik'), load: () => import('./screens/account.js') },
   { path: '/nu-praten', title: 'Nu praten', load: () => import('./screens/nupraten.js') },
 ];
 const notFound = { title: 'Pagina niet gevonden', load: () => import('./screens/notfound.js') };
 
 start(document.getElementById('main'), routes, notFound);
+startSync();
 
 // With very large text the bottom menu grows; then let it scroll away instead of covering the page.
 const tabs = document.querySelector('.tabs');

@@ -9,3 +9,14 @@ export function h(tag, attrs = {}, ...children) {
   for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
 }
+
+// A short message for the next screen ("Je account is klaar."), shown once.
+let flashText = '';
+export function setFlash(text) { flashText = text; }
+export function takeFlash() { const t = flashText; flashText = ''; return t; }
+
+/** parent.append(...) that skips null/false, like h() does. */
+export function add(parent, ...children) {
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) parent.append(c);
+  return parent;
+}

@@ -15,7 +15,7 @@ FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 NAV = [("/", "Vandaag"), ("/stappen", "Mijn stappen"), ("/hulp", "Hulp in de buurt"), ("/ik", "Ik")]
 SCREENS = {
-    "/": "Vandaag",
+    "/": "Welkom bij Startklaar",  # Vandaag on a fresh device: the welcome screen (no profile yet)
     "/stappen": "Mijn stappen",
     "/hulp": "Hulp in de buurt",
     "/ik": "Ik",
@@ -48,7 +48,7 @@ def focused(page: Page) -> str:
 def test_shell_shows_the_four_places_and_the_crisis_entry_on_a_phone(page: Page) -> None:
     open_screen(page, "/")
     assert page.viewport_size == {"width": 390, "height": 844}
-    expect(page).to_have_title("Vandaag · Startklaar")
+    expect(page).to_have_title("Welkom · Startklaar")
     assert page.evaluate("document.documentElement.lang") == "nl"
 
     nav = page.get_by_role("navigation", name="Hoofdmenu")
@@ -158,7 +158,7 @@ def test_service_worker_takes_control(page: Page) -> None:
     open_screen(page, "/")
     wait_for_service_worker(page)
     page.reload()
-    expect(page.locator("main h1")).to_have_text("Vandaag")
+    expect(page.locator("main h1")).to_have_text(SCREENS["/"])
     assert page.evaluate("navigator.serviceWorker.controller !== null")
     assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith("/sw.js")
     names = page.evaluate("caches.keys()")
@@ -171,7 +171,7 @@ def test_offline_reload_still_shows_shell_and_crisis_numbers(page: Page, context
     context.set_offline(True)
     try:
         page.reload()
-        expect(page.locator("main h1")).to_have_text("Vandaag")
+        expect(page.locator("main h1")).to_have_text(SCREENS["/"])
         expect(page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link")).to_have_count(4)
         page.get_by_role("link", name="Hulp nodig? Nu praten").click()
         expect(page.locator("main h1")).to_have_text(SCREENS["/nu-praten"])

@@ -1,9 +1,95 @@
-import { h } from '../dom.js';
+// Ik: your details (change them one by one) and your account.
+import { h, setFlash, takeFlash } from '../dom.js';
+import { navigate } from '../router.js';
+import { getProfile, account, pendingCount, logout, events } from '../store.js';
+import { dateNl } from '../fmt.js';
 
-export function render(main) {
-  main.append(
-    h('h1', {}, 'Ik'),
-    h('p', { class: 'lead' }, 'Hier vul je straks je gegevens in. Bijvoorbeeld je geboortedatum en je gemeente.'),
-    h('p', {}, 'Jij bepaalt wie jouw plan mag zien.'),
+const SITUATION = {
+  instelling: 'In een instelling of leefgroep',
+  pleeggezin: 'In een pleeggezin',
+  thuis: 'Thuis, bij mijn ouders of familie',
+  zelfstandig: 'Zelfstandig, op mezelf',
+};
+
+function row(label, value, stap) {
+  return h('div', { class: 'fact' },
+    h('dt', {}, label),
+    h('dd', {}, value, ' ', h('a', { href: '/ik/gegevens/' + stap, class: 'edit' }, 'Wijzig', h('span', { class: 'vh' }, ' ' + label.toLowerCase()))));
+}
+
+function details(profile, acc) {
+  const box = h('section', { 'aria-labelledby': 'ik-gegevens' }, h('h2', { id: 'ik-gegevens' }, 'Jouw gegevens'));
+  if (!profile) {
+    box.append(h('p', {}, 'Je hebt je gegevens nog niet ingevuld.'),
+      h('p', {}, h('a', { class: 'btn', href: '/start/geboortedatum' }, 'Vul je gegevens in')));
+    return box;
+  }
+  box.append(
+    h('p', {}, acc ? 'Deze gegevens staan op je telefoon en in je account. We gebruiken ze alleen voor je plan.'
+      : 'Deze gegevens staan op je telefoon. We gebruiken ze alleen voor je plan.'),
+    h('dl', { class: 'facts' },
+      row('Geboortedatum', dateNl(profile.birth_date), 'geboortedatum'),
+      row('Gemeente', profile.gemeente_naam || profile.gemeente_code, 'gemeente'),
+      row('Waar je woont', SITUATION[profile.situation] || 'Niet ingevuld', 'wonen'),
+      row('Vertrekdatum', profile.vertrekdatum ? dateNl(profile.vertrekdatum) : 'Weet ik nog niet', 'wonen')));
+  return box;
+}
+
+export async function render(main) {
+  const flash = takeFlash();
+  const heading = h('h1', {}, 'Ik');
+  main.append(heading);
+  const [profile, acc] = await Promise.all([getProfile(), account()]);
+  if (!heading.isConnected) return;
+  if (flash) main.append(h('p', { class: 'notice', role: 'status' }, flash));
+  main.append(details(profile, acc));
+
+  const box = h('section', { 'aria-labelledby': 'ik-account' }, h('h2', { id: 'ik-account' }, 'Je account'));
+  main.append(box);
+  if (!acc) {
+    box.append(
+      h('p', {}, 'Met een account bewaar je je plan veilig. Ook als je telefoon kwijt is.'),
+      h('p', {}, 'Je hebt alleen een gebruikersnaam en een wachtwoord nodig. Geen e-mail.'),
+      h('div', { class: 'actions' },
+        h('a', { class: 'btn', href: '/ik/account' }, 'Maak een account'),
+        h('a', { class: 'btn btn-secondary', href: '/ik/inloggen' }, 'Inloggen')),
+      h('p', {}, h('a', { href: '/ik/herstel' }, 'Wachtwoord vergeten? Gebruik je herstelcode')));
+    return undefined;
+  }
+
+  const saved = h('p', { role: 'status' });
+  const showPending = async () => {
+    const n = await pendingCount();
+    saved.textContent = n === 0 ? 'Alles is bewaard in je account.'
+      : n === 1 ? '1 vinkje wacht nog op internet.' : `${n} vinkjes wachten nog op internet.`;
+  };
+  await showPending();
+  const problem = h('p', { class: 'form-error', role: 'alert' });
+  let busy = false;
+  box.append(
+    h('p', {}, 'Je bent ingelogd als ', h('strong', {}, acc.display_name ? `${acc.display_name} (${acc.username})` : acc.username), '.'),
+    saved,
+    h('div', { class: 'actions' },
+      h('a', { class: 'btn btn-secondary', href: '/ik/wachtwoord' }, 'Wachtwoord wijzigen')),
+    h('h3', {}, 'Uitloggen'),
+    h('p', {}, 'Deel je deze telefoon? Log dan uit als je klaar bent. Dan ziet de volgende niets van jou.'),
+    problem,
+    h('div', { class: 'actions' }, h('button', {
+      type: 'button', class: 'btn btn-secondary',
+      onclick: async () => {
+        if (busy) return;
+        busy = true;
+        problem.textContent = '';
+        try {
+          await logout();
+          setFlash('Je bent uitgelogd. Je gegevens staan niet meer op deze telefoon.');
+          navigate('/');
+        } catch (err) {
+          problem.textContent = err.status === 0 ? 'Je hebt nu geen internet. Uitloggen lukt alleen met internet.' : err.message;
+        } finally { busy = false; }
+      },
+    }, 'Uitloggen')),
   );
+  events.addEventListener('change', showPending);
+  return () => events.removeEventListener('change', showPending);
 }
