@@ -223,6 +223,26 @@ def session_user(session: Session, token: str) -> tuple[UserAccount, AuthSession
     return user, row
 
 
+def live_user_id(session: Session, token: str) -> int | None:
+    """Fast path for frequent reads: the user id when the session is live and needs no touch, else None.
+
+    One indexed lookup without building ORM objects; on None the caller takes the full path
+    (session_user), which also expires, deletes and touches sessions.
+    """
+    found = session.execute(
+        select(AuthSession.user_id, AuthSession.expires_at, AuthSession.last_used_at).where(
+            AuthSession.token_hash == _token_hash(token)
+        )
+    ).first()
+    if found is None:
+        return None
+    user_id, expires_at, last_used_at = found
+    now = utcnow()
+    if expires_at <= now or now - last_used_at > TOUCH_EVERY:
+        return None
+    return int(user_id)
+
+
 def end_session(session: Session, token: str) -> None:
     session.exec(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))  # type: ignore[call-overload]
 

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from backend.accounts.deps import CurrentUser, get_current_user
+from backend.accounts import service as accounts_service
+from backend.accounts.deps import SESSION_COOKIE, CurrentUser, get_current_user
 from backend.checklists import service
 from backend.checklists.models import (
     AnonymousPlanIn,
@@ -61,8 +62,11 @@ def put_profile(body: ProfileIn, user: CurrentUser, session: SessionDep) -> Prof
 
 def _plan_body(request: Request) -> bytes | None:
     with Session(request.app.state.engine) as session:
-        user = get_current_user(request, session)
-        body = service.user_plan_json(session, user.id, today_nl())  # type: ignore[arg-type]
+        token = request.cookies.get(SESSION_COOKIE)
+        user_id = accounts_service.live_user_id(session, token) if token else None
+        if user_id is None:  # the full check: expired, unknown or due for a touch
+            user_id = get_current_user(request, session).id
+        body = service.user_plan_json(session, user_id, today_nl())  # type: ignore[arg-type]
         session.commit()  # the session's last-used time, when it was touched
     return body
 

@@ -194,3 +194,28 @@ def test_profile_date_of_29_february(jongere: TestClient) -> None:
     assert r.status_code == 200, r.text
     # 18 years after a leap year is never a leap year: the birthday falls on 1 March.
     assert jongere.get("/api/me/plan").json()["birthday_18"] == f"{leap + 18}-03-01"
+
+
+def test_plan_read_path_checks_the_session_like_every_other_route(jongere: TestClient, session) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from backend.accounts.models import AuthSession
+
+    assert jongere.get("/api/me/plan").status_code == 200
+    # A session not used for a while takes the full path (and is touched), then the fast path again.
+    for row in session.exec(select(AuthSession)).all():
+        row.last_used_at = row.last_used_at - timedelta(hours=1)
+        session.add(row)
+    session.commit()
+    assert jongere.get("/api/me/plan").status_code == 200
+    # An expired session is refused.
+    for row in session.exec(select(AuthSession)).all():
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(row)
+    session.commit()
+    assert jongere.get("/api/me/plan").status_code == 401
+    # Logged out: refused.
+    signup(jongere)
+    jongere.put("/api/me/profile", json=profile())
+    assert jongere.delete("/api/session").status_code == 204
+    assert jongere.get("/api/me/plan").status_code == 401
