@@ -158,13 +158,16 @@ def configure_plan_cache(size: int) -> None:
 
 def user_plan_json(session: Session, user_id: int, today: date) -> bytes | None:
     """The person's plan as JSON, from the cache when neither profile, progress, day nor content changed."""
-    row = get_profile(session, user_id)
-    if row is None:
+    revision = session.execute(select(UserProfile.revision).where(UserProfile.user_id == user_id)).scalar()
+    if revision is None:
         return None
-    key = (user_id, row.revision, today, content().version)
+    key = (user_id, revision, today, content().version)
     cached = _plan_cache.get(key)
     if cached is not None:
         return cached
+    row = get_profile(session, user_id)
+    if row is None:
+        return None
     profile = Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation)
     plan = plan_for(profile, list_progress(session, user_id), today)
     body = json.dumps(plan.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
