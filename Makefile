@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/startklaar migrate
+	$(BIN)/startklaar kaart load-examples
 	$(BIN)/startklaar serve --no-migrate
 
 worker: $(STAMP)

@@ -22,6 +22,8 @@ from backend.checklists.service import configure_plan_cache
 from backend.config import Settings
 from backend.db import make_engine
 from backend.gemeenten.routes import router as gemeenten_router
+from backend.kaart.routes import router as kaart_router
+from backend.reminders.routes import router as reminders_router
 from backend.reminders.worker import run_worker
 from backend.security import SecurityHeaders
 from backend.system.routes import router as system_router
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gemeenten_router)
     app.include_router(accounts_router)
     app.include_router(checklists_router)
+    app.include_router(kaart_router)
+    app.include_router(reminders_router)
     _mount_frontend(app, settings.frontend_dir)
 
     app.add_middleware(GZipMiddleware, minimum_size=500)

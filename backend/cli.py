@@ -7,12 +7,19 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import typer
 
 from backend.config import ConfigError, Settings
+from backend.kaart.commands import admin_cli, kaart_cli
 
 cli = typer.Typer(help="Startklaar: API, PWA en herinneringen.", no_args_is_help=True, add_completion=False)
+vapid = typer.Typer(help="Sleutels voor pushberichten (VAPID).", no_args_is_help=True)
+cli.add_typer(vapid, name="vapid")
+cli.add_typer(kaart_cli, name="kaart")
+cli.add_typer(admin_cli, name="admin")
 
 
 def _settings() -> Settings:
@@ -87,8 +94,33 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, engine, stop)
 
-    asyncio.run(main())
-    engine.dispose()
+    try:
+        _run_fast(main())
+    except ConfigError as exc:
+        typer.secho(f"Startklaar kan niet starten: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+def _run_fast(coro: Coroutine[Any, Any, None]) -> None:
+    """uvloop when installed (uvicorn[standard] brings it; `serve` runs on it too): cheaper network I/O."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+@vapid.command("generate")
+def vapid_generate() -> None:
+    """Print a new VAPID key pair, to put in the environment of every API and worker process."""
+    from backend.reminders.push import generate_keys
+
+    private, public = generate_keys()
+    typer.echo(f"STARTKLAAR_VAPID_PRIVATE_KEY={private}")
+    typer.echo(f"STARTKLAAR_VAPID_PUBLIC_KEY={public}")
 
 
 def main() -> None:

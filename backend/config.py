@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     threadpool_size: int = 8
     # Serialized plans kept per API process (about 9 KB each); 0 turns the cache off.
     plan_cache_size: int = 4096
+    # Web Push (VAPID). Without a private key, a key pair is made on first run and kept in the data
+    # directory; several machines must share one pair, so set it there (`startklaar vapid generate`).
+    vapid_private_key: str = ""  # base64url of the raw 32-byte P-256 private key
+    vapid_public_key: str = ""  # optional; must belong to the private key
+    vapid_subject: str = ""  # mailto:... or https://...; default: base_url when https, else mailto:beheer@localhost
+    # Reminder worker: pushes in flight, reminders per claim, how long a claim holds, idle poll interval.
+    # Pushes in flight hide the push services' latency; past ~32 per worker the CPU cost per push rises
+    # (bench/push_throughput.py).
+    push_concurrency: int = 32
+    worker_batch_size: int = 100
+    worker_lease_seconds: int = 120
+    worker_poll_seconds: float = 5.0
 
     @field_validator("database_url")
     @classmethod
@@ -48,6 +60,14 @@ class Settings(BaseSettings):
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _check_vapid_subject(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("mailto:", "https://")):
+            raise ValueError("STARTKLAAR_VAPID_SUBJECT moet met mailto: of https:// beginnen.")
         return value
 
     @cached_property

@@ -18,6 +18,7 @@ from backend.checklists.plan import STATES, Plan, Profile, compute_plan, validat
 from backend.clock import nl_date
 from backend.errors import FieldErrors
 from backend.gemeenten.service import get_gemeente
+from backend.reminders import service as reminders
 
 # A device clock ahead of the server would win every later conflict; cap it.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -54,6 +55,7 @@ def put_profile(session: Session, user_id: int, body: ProfileIn, today: date) ->
     row.updated_at = utcnow()
     row.revision = (row.revision or 0) + 1
     session.add(row)
+    reminders.recompute_for(session, user_id)
     return row
 
 
@@ -91,6 +93,7 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     row.updated_at = utcnow()
     session.add(row)
     _bump_revision(session, user_id)
+    reminders.recompute_for(session, user_id)
     return ProgressResult(row, applied=True)
 
 

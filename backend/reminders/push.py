@@ -1,0 +1,402 @@
+"""Web Push: VAPID keys, lock-screen-safe payloads, encryption (pywebpush) and HTTP delivery (httpx).
+
+One `PushSender` per worker holds one shared `httpx.AsyncClient` (over `SlotTransport`), a semaphore as the
+concurrency limit (`push_concurrency`) and the VAPID `Authorization` header per push-service origin (signed
+with a fresh claims dict, reused until an hour before it expires). Encryption is pywebpush's
+`WebPusher(sub).encode(payload, "aes128gcm")`; the headers are ours, so TTL is never pywebpush's default 0
+(which drops messages for offline phones).
+
+What a push-service answer means (`classify`):
+  2xx          sent
+  404, 410     gone: the subscription no longer exists; delete it
+  429, 5xx     retry (Retry-After, or exponential backoff with jitter); also network errors and timeouts
+  400/401/403  failed, logged as an error (our request or our VAPID key is wrong: alert, don't retry)
+  413          failed, logged (the payload is far below the 4 KB limit, so this should never happen)
+  other 4xx    failed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import hashlib
+import importlib.util
+import ipaddress
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid
+from pywebpush import WebPusher
+
+from backend.checklists.content import Content
+from backend.config import ConfigError, Settings
+
+log = logging.getLogger("startklaar.push")
+
+# httpcore asks for `sniffio` several times per request; when it is not installed each failed import
+# searches sys.path again (about 1 ms), which made pushes ~10x slower. Record the absence once: an import
+# then fails at once, exactly as before. (No effect when sniffio is installed.)
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+KEY_FILE = "vapid_private_key"
+VAPID_LIFETIME = 12 * 3600  # seconds a signed VAPID token is valid (push services accept up to 24 h)
+VAPID_RENEW_BEFORE = 3600  # sign a new one when less than this is left
+PAYLOAD_LIMIT = 3000  # bytes of JSON; Web Push allows about 4 KB after encryption
+HTTP_TIMEOUT = 10.0  # seconds for one push, all in (connect, send, answer)
+HTTP2 = importlib.util.find_spec("h2") is not None
+ORIGIN_CHECK_SECONDS = 600.0
+
+SENT, GONE, RETRY, FAILED = "sent", "gone", "retry", "failed"
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode base64url with or without padding; raises ValueError on anything else."""
+    if not text or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=" for c in text):
+        raise ValueError("not base64url")
+    stripped = text.rstrip("=")
+    return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+
+
+def generate_keys() -> tuple[str, str]:
+    """A new VAPID pair: (private key, public key), both base64url (raw 32 bytes; uncompressed point)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    return b64url(private), _public_b64(key)
+
+
+def _public_b64(key: ec.EllipticCurvePrivateKey) -> str:
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return b64url(point)
+
+
+@dataclass(frozen=True)
+class VapidKeys:
+    vapid: Vapid
+    public_key: str  # base64url uncompressed P-256 point: what browsers want as applicationServerKey
+    subject: str  # mailto:... or https://...
+
+
+def default_subject(settings: Settings) -> str:
+    if settings.vapid_subject:
+        return settings.vapid_subject
+    parts = urlsplit(settings.base_url)
+    # Push services contact this address when something is wrong; py_vapid accepts https://host only.
+    if parts.scheme == "https" and parts.hostname:
+        return f"https://{parts.hostname}"
+    return "mailto:beheer@localhost"
+
+
+def load_vapid(settings: Settings) -> VapidKeys:
+    """The VAPID keys from the settings, or from (made on first run) the data directory."""
+    return _load_vapid(
+        settings.vapid_private_key.strip(),
+        settings.vapid_public_key.strip(),
+        default_subject(settings),
+        str(settings.data_dir),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _load_vapid(private: str, public: str, subject: str, data_dir: str) -> VapidKeys:
+    if not private:
+        private = _key_from_data_dir(Path(data_dir))
+    try:
+        vapid = Vapid.from_string(private)
+    except Exception as exc:  # py_vapid raises several types for a bad key
+        raise ConfigError(
+            "STARTKLAAR_VAPID_PRIVATE_KEY is geen geldige sleutel. Maak een nieuw paar met: startklaar vapid generate"
+        ) from exc
+    derived = _public_b64(vapid.private_key)
+    if public and public.rstrip("=") != derived:
+        raise ConfigError("STARTKLAAR_VAPID_PUBLIC_KEY hoort niet bij STARTKLAAR_VAPID_PRIVATE_KEY.")
+    return VapidKeys(vapid=vapid, public_key=derived, subject=subject)
+
+
+def _key_from_data_dir(data_dir: Path) -> str:
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        private, _public = generate_keys()
+        tmp = data_dir / f".{KEY_FILE}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(private + "\n")
+        try:
+            # link() fails if another process made the key first: then everyone uses that one.
+            os.link(tmp, path)
+            log.info("nieuwe VAPID-sleutel gemaakt in %s", path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+# --- addresses (SSRF) -----------------------------------------------------------------------------------
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
+
+
+def host_is_public(host: str, port: int | None = None) -> bool:
+    """True when every address the host resolves to is a public one (and it resolves at all)."""
+    try:
+        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(is_public_address(str(info[4][0])) for info in infos)
+
+
+# --- payloads --------------------------------------------------------------------------------------------
+
+PUSH_TITLE = "Tijd voor een stap"
+
+
+def reminder_text(content: Content, step_id: str) -> tuple[str, str, str]:
+    """(title, body, url) for a reminder: the step's title only, nothing about the person."""
+    step = content.steps.get(step_id)
+    if step is None:  # the step was removed from the content since
+        return PUSH_TITLE, "Er staat een stap voor je klaar. Tik om te zien welke.", "/stappen"
+    return PUSH_TITLE, f"{content.render(step.title)}. Tik om te zien hoe.", f"/stappen/{step_id}"
+
+
+def reminder_payload(content: Content, reminder_id: int, step_id: str) -> bytes:
+    """What the service worker gets. It shows on the lock screen: no name, no birth date, no due date."""
+    title, body, url = reminder_text(content, step_id)
+    data: dict[str, Any] = {"title": title, "body": body, "url": url, "tag": f"step-{step_id}", "id": reminder_id}
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(raw) > PAYLOAD_LIMIT:  # cannot happen with titles of 60 characters; keep the promise anyway
+        data["body"] = body[:200]
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return raw
+
+
+def topic_for(step_id: str) -> str:
+    """Topic header (at most 32 URL-safe characters): a newer push for the same step replaces an undelivered one."""
+    return hashlib.sha256(step_id.encode()).hexdigest()[:32]
+
+
+def origin_of(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# --- sending ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: str  # SENT, GONE, RETRY or FAILED
+    status_code: int | None = None
+    retry_after: float | None = None  # seconds, from the Retry-After header
+    detail: str = ""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def classify(status: int) -> str:
+    if 200 <= status < 300:
+        return SENT
+    if status in (404, 410):
+        return GONE
+    if status == 429 or status >= 500:
+        return RETRY
+    return FAILED
+
+
+class SlotTransport(httpx.AsyncBaseTransport):
+    """httpx's transport as `slots` one-connection pools; each request takes an idle one.
+
+    httpcore's pool does work quadratic in its number of connections at every request start and end; with
+    tens of connections that costs more CPU than the push itself, and even at 10 one-connection pools
+    deliver about twice as many pushes per second (bench/push_throughput.py). The response body (a few
+    bytes) is read here, so a slot is free again exactly when its request is done. With HTTP/2 (the `h2`
+    package) one pool of two connections multiplexes instead.
+    """
+
+    def __init__(self, slots: int, *, http2: bool = False) -> None:
+        if http2:
+            limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+            self._pools = [httpx.AsyncHTTPTransport(limits=limits, http2=True, retries=0)]
+        else:
+            one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            self._pools = [httpx.AsyncHTTPTransport(limits=one, retries=0) for _ in range(max(1, slots))]
+        self._busy = [0] * len(self._pools)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # The sender's semaphore keeps requests <= slots, so an idle slot exists (least busy for HTTP/2).
+        i = min(range(len(self._pools)), key=self._busy.__getitem__)
+        self._busy[i] += 1
+        try:
+            response = await self._pools[i].handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self._busy[i] -= 1
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+class PushSender:
+    """Encrypts and posts pushes: one shared HTTP client, at most `concurrency` requests at a time."""
+
+    def __init__(
+        self,
+        keys: VapidKeys,
+        *,
+        concurrency: int = 32,
+        check_origins: bool = False,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.keys = keys
+        self.check_origins = check_origins  # production: refuse push services on private addresses
+        self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0),
+            follow_redirects=False,
+            # With the `h2` package (httpx[http2]) pushes to one push service share HTTPS connections.
+            transport=SlotTransport(max(1, concurrency), http2=HTTP2),
+        )
+        self._auth: dict[str, tuple[str, float]] = {}
+        self._origins: dict[str, tuple[bool, float]] = {}
+
+    async def __aenter__(self) -> PushSender:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def authorization(self, origin: str) -> str:
+        """The VAPID header for one push-service origin, signed once and reused until near expiry."""
+        now = time.time()
+        cached = self._auth.get(origin)
+        if cached is not None and cached[1] - now > VAPID_RENEW_BEFORE:
+            return cached[0]
+        exp = int(now) + VAPID_LIFETIME
+        # A fresh dict per origin: py_vapid and pywebpush mutate claims dicts they are given.
+        claims = {"sub": self.keys.subject, "aud": origin, "exp": exp}
+        header = self.keys.vapid.sign(claims)["Authorization"]
+        self._auth[origin] = (header, float(exp))
+        return header
+
+    async def _origin_allowed(self, origin: str) -> bool:
+        now = time.monotonic()
+        cached = self._origins.get(origin)
+        if cached is not None and now - cached[1] < ORIGIN_CHECK_SECONDS:
+            return cached[0]
+        parts = urlsplit(origin)
+        ok = parts.scheme == "https" and bool(parts.hostname)
+        if ok:
+            # Checked again at send time: a host that resolved to a public address at subscribe time may
+            # not any more (DNS rebinding).
+            ok = await asyncio.to_thread(host_is_public, parts.hostname or "", parts.port)
+        self._origins[origin] = (ok, now)
+        return ok
+
+    async def send(
+        self,
+        sub: Subscription,
+        payload: bytes,
+        *,
+        ttl: int,
+        topic: str,
+        urgency: str = "normal",
+        may_start: Callable[[], bool] | None = None,
+    ) -> PushResult | None:
+        """Encrypt and post one push. None: not attempted, because `may_start` said no once it was its turn."""
+        origin = origin_of(sub.endpoint)
+        async with self._semaphore:
+            if may_start is not None and not may_start():
+                return None
+            if self.check_origins and not await self._origin_allowed(origin):
+                return PushResult(FAILED, detail="push service on a non-public address")
+            try:
+                info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+                body = WebPusher(info).encode(payload, "aes128gcm")["body"]
+            except Exception as exc:  # bad keys stored despite validation: nothing to retry
+                return PushResult(FAILED, detail=f"encryption failed: {type(exc).__name__}")
+            headers = {
+                "Authorization": self.authorization(origin),
+                "Content-Encoding": "aes128gcm",
+                "Content-Type": "application/octet-stream",
+                "TTL": str(max(1, int(ttl))),
+                "Urgency": urgency,
+                "Topic": topic,
+            }
+            try:
+                async with asyncio.timeout(HTTP_TIMEOUT):  # httpx's timeouts are per phase; this is the total
+                    response = await self._client.post(sub.endpoint, content=body, headers=headers)
+            except (httpx.HTTPError, TimeoutError) as exc:
+                return PushResult(RETRY, detail=f"{type(exc).__name__}")
+            status = response.status_code
+            outcome = classify(status)
+            if outcome == FAILED:
+                level = logging.ERROR if status in (400, 401, 403, 413) else logging.WARNING
+                log.log(level, "push geweigerd door %s: %s %s", origin, status, response.text[:200])
+            return PushResult(
+                outcome,
+                status_code=status,
+                retry_after=parse_retry_after(response.headers.get("retry-after")) if outcome == RETRY else None,
+            )
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
