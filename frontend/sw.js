@@ -1,6 +1,6 @@
 // Startklaar service worker. Bump VERSION whenever a file in SHELL changes: that makes the
 // browser install this worker again and fetch the new shell in one go.
-const VERSION = 'v2';
+const VERSION = 'v3';
 const SHELL_CACHE = `startklaar-shell-${VERSION}`;
 const API_CACHE = `startklaar-api-${VERSION}`;
 const NAV_TIMEOUT_MS = 4000;
@@ -17,12 +17,14 @@ const SHELL = [
   '/js/form.js',
   '/js/store.js',
   '/js/plan-ui.js',
+  '/js/kaart.js',
   '/js/screens/vandaag.js',
   '/js/screens/onboarding.js',
   '/js/screens/stappen.js',
   '/js/screens/stap.js',
   '/js/screens/account.js',
   '/js/screens/hulp.js',
+  '/js/screens/dienst.js',
   '/js/screens/ik.js',
   '/js/screens/nupraten.js',
   '/js/screens/notfound.js',
@@ -66,7 +68,8 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
   if (url.pathname.startsWith('/api/')) {
-    if (req.mode !== 'navigate') event.respondWith(apiNetworkFirst(event));
+    // Beheer answers (reports with contact details) are never kept on the device.
+    if (req.mode !== 'navigate' && !url.pathname.startsWith('/api/beheer/')) event.respondWith(apiNetworkFirst(event));
     return;
   }
   if (req.mode === 'navigate') {

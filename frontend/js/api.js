@@ -4,12 +4,13 @@
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class ApiError extends Error {
-  constructor(status, message, detail = null, fields = {}) {
+  constructor(status, message, detail = null, fields = {}, body = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status; // 0 = no connection
     this.detail = detail; // the raw `detail` from the server, if any
     this.fields = fields; // {veldnaam: 'Nederlandse melding'} for 422 answers
+    this.body = body; // the whole JSON answer (such as an upload's report)
   }
 }
 
@@ -81,7 +82,7 @@ export async function api(path, { method = 'GET', body, params, headers = {}, si
   if (!res.ok) {
     const body = data && typeof data === 'object' ? data : {};
     const fields = body.fields && typeof body.fields === 'object' ? body.fields : {};
-    throw new ApiError(res.status, messageFrom(res.status, body), body.detail ?? null, fields);
+    throw new ApiError(res.status, messageFrom(res.status, body), body.detail ?? null, fields, body);
   }
   return data;
 }

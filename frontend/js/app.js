@@ -14,10 +14,14 @@ const routes = [
   { path: '/stappen', title: 'Mijn stappen', load: () => import('./screens/stappen.js') },
   { path: '/stappen/:id', title: heading('Stap'), load: () => import('./screens/stap.js') },
   { path: '/hulp', title: 'Hulp in de buurt', load: () => import('./screens/hulp.js') },
+  { path: '/hulp/:gm/:id', title: heading('Hulp'), load: () => import('./screens/dienst.js') },
   { path: '/ik', title: 'Ik', load: () => import('./screens/ik.js') },
   { path: '/ik/gegevens/:stap', title: heading('Je gegevens'), load: onboarding },
   { path: '/ik/:actie', title: heading('Ik'), load: () => import('./screens/account.js') },
   { path: '/nu-praten', title: 'Nu praten', load: () => import('./screens/nupraten.js') },
+  // For gemeente editors; not in the menu, and (outside js/) not in the phone app's offline shell.
+  ...['', '/:kaart', '/:kaart/:versie', '/:kaart/:versie/:dienst'].map((p) => (
+    { path: '/beheer' + p, title: heading('Beheer'), load: () => import('../beheer/beheer.js') })),
 ];
 const notFound = { title: 'Pagina niet gevonden', load: () => import('./screens/notfound.js') };
 

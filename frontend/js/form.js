@@ -2,11 +2,11 @@
 // (role="alert"), and the server's Dutch field messages shown at the right field.
 import { h } from './dom.js';
 
-/** A labelled input: label, hint, error line, input. Wrapped in [data-field=name] for showErrors. */
-export function field({ name, label, hint, type = 'text', value, ...attrs }) {
+/** A labelled input (or tag: 'textarea'): label, hint, error line, input. Wrapped in [data-field=name] for showErrors. */
+export function field({ name, label, hint, type = 'text', value, tag = 'input', ...attrs }) {
   const id = 'f-' + name;
-  const input = h('input', {
-    id, name, type, 'aria-describedby': (hint ? id + '-hint ' : '') + id + '-err', ...attrs,
+  const input = h(tag, {
+    id, name, type: tag === 'input' ? type : null, 'aria-describedby': (hint ? id + '-hint ' : '') + id + '-err', ...attrs,
   });
   if (value) input.value = value;
   const wrap = h('div', { class: 'field', 'data-field': name },
@@ -46,8 +46,8 @@ export function showErrors(form, err) {
     const box = form.querySelector(`[data-field="${key.replace(/^profile\./, '')}"]`);
     if (!box) { rest.push(msg); continue; }
     box.querySelector('.field-error').textContent = msg;
-    for (const el of box.querySelectorAll('input:not([type=radio]):not([type=checkbox])')) el.setAttribute('aria-invalid', 'true');
-    first = first || box.querySelector('input');
+    for (const el of box.querySelectorAll('input:not([type=radio]):not([type=checkbox]), textarea')) el.setAttribute('aria-invalid', 'true');
+    first = first || box.querySelector('input, textarea');
   }
   if (!first || rest.length) form.querySelector('.form-error').textContent = rest.join(' ') || err.message;
   if (first) first.focus();

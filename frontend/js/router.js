@@ -104,6 +104,12 @@ export function navigate(to, { replace = false } = {}) {
   return render(url.pathname, { focus: true });
 }
 
+/** Put the screen's filters in the address (for reload and back) without rendering again. */
+export function setQuery(search) {
+  history.replaceState(null, '', location.pathname + search);
+  if (current) current.key = location.pathname + location.search;
+}
+
 function onClick(e) {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const a = e.target.closest && e.target.closest('a[href]');

@@ -120,6 +120,9 @@ export const apiProfile = (p) => ({
 });
 
 export const getProfile = () => read('profile', 'me');
+/** Small things kept on this device until logout (the last list of help, the chosen gemeente). */
+export const recall = (key) => read('cache', key);
+export const remember = (key, value) => write([['cache', 'put', key, value]]);
 export const account = () => read('cache', 'account');
 export const pendingCount = async () => Object.keys(await read('outbox')).length;
 

@@ -3,6 +3,7 @@ import { h, add } from '../dom.js';
 import { loadPlan, loadContent, tick, overlay } from '../store.js';
 import { dateNl } from '../fmt.js';
 import { whenText, check } from '../plan-ui.js';
+import { stepHelp } from '../kaart.js';
 
 const PHONE = /(0[89]00[- ]?\d{4,7}|\b0\d{1,3}-\d{6,8}\b)/;
 
@@ -90,6 +91,7 @@ export async function render(main, { id }) {
   // --- the explanation ---
   const bedragen = (content.bedragen || []).filter((b) => (step.bedragen || []).includes(b.key));
   const timing = step.timing || {};
+  const hulp = h('section', { id: 'hulp-hierbij', hidden: true });
   add(main,
     step.why ? section('s-why', 'Waarom is dit belangrijk?', h('p', {}, step.why)) : null,
     step.how && step.how.length ? section('s-how', 'Zo doe je het', h('ol', { class: 'how' }, step.how.map((t) => h('li', {}, t)))) : null,
@@ -109,9 +111,10 @@ export async function render(main, { id }) {
       timing.window && timing.window.earliest ? h('p', {}, `Niet eerder dan: ${timing.window.earliest}.`) : null,
       timing.window && timing.window.latest ? h('p', {}, `Uiterlijk: ${timing.window.latest}.`) : null,
       step.recurring ? h('p', {}, 'Dit komt elk jaar terug.') : null),
-    h('section', { id: 'hulp-hierbij', hidden: true }),
+    hulp,
     h('footer', { class: 'source' },
       (step.sources || []).length ? h('p', {}, 'Bron: ', step.sources.join('; '), '.') : null,
       step.peildatum ? h('p', {}, 'Gecontroleerd op ' + dateNl(step.peildatum) + '.') : null),
   );
+  stepHelp(hulp, step).catch((err) => console.warn('Hulp hierbij', err));
 }
