@@ -117,14 +117,6 @@ def plan_for(profile: Profile, rows: list[StepProgress], today: date) -> Plan:
     return compute_plan(profile, content(), today, progress, completed_on=completed_on)
 
 
-def user_plan(session: Session, user_id: int, today: date) -> Plan | None:
-    row = get_profile(session, user_id)
-    if row is None:
-        return None
-    profile = Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation)
-    return plan_for(profile, list_progress(session, user_id), today)
-
-
 class _LRU:
     """A small thread-safe LRU of serialized plans, per API process."""
 
