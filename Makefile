@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NODE_STAMP := tests/node_modules/.installed-stamp
 
-.PHONY: run test lint worker chromium bench clean
+.PHONY: run test lint worker chromium wrk bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,15 @@ lint: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) chromium lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+# Benchmarks drive the server with wrk (bench/README.md); install it when it is missing.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "wrk ontbreekt; installeren met apt-get ..."; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
+
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) tests/node_modules data .pytest_cache

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from backend import errors, migrate
+from backend.accounts.oidc_routes import router as oidc_router
 from backend.accounts.routes import router as accounts_router
 from backend.checklists.routes import router as checklists_router
-from backend.checklists.service import configure_plan_cache
+from backend.checklists.service import close_read_pool, configure_plan_cache
 from backend.config import Settings
 from backend.db import make_engine
 from backend.gemeenten.routes import router as gemeenten_router
 from backend.kaart.routes import router as kaart_router
+from backend.limits import InFlightLimit, max_in_flight
+from backend.privacy.routes import router as privacy_router
 from backend.reminders.routes import router as reminders_router
 from backend.reminders.worker import run_worker
-from backend.security import SecurityHeaders
+from backend.security import SecurityHeaders, header_list
+from backend.sharing.routes import router as sharing_router
 from backend.system.routes import router as system_router
 
 log = logging.getLogger("startklaar")
@@ -44,6 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Fewer threads than anyio's default 40: sync routes share one GIL, and a long queue of threads
         # fighting over it costs more than it gains (measured in bench/plan_load.py).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
+        # Everything loaded so far (modules, content, gemeenten) lives as long as the process: keep it out
+        # of the garbage collector's full passes, which otherwise show up as latency spikes under load.
+        # (Not under tests: there the process also runs the test tools, whose objects must stay collectable.)
+        if settings.env != "test":
+            gc.collect()
+            gc.freeze()
         stop = asyncio.Event()
         task = None
         if settings.embedded_worker:
@@ -54,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if task is not None:
                 await task
+            await close_read_pool(engine)
             engine.dispose()
 
     app = FastAPI(
@@ -69,17 +84,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.request_validation_handler)
     app.add_exception_handler(errors.AppError, errors.app_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
+    app.add_exception_handler(DBAPIError, errors.database_error_handler)
+    app.add_exception_handler(PoolTimeout, errors.database_error_handler)
+    app.add_exception_handler(Exception, errors.server_error_handler)
 
     app.include_router(system_router)
     app.include_router(gemeenten_router)
     app.include_router(accounts_router)
+    app.include_router(oidc_router)
     app.include_router(checklists_router)
     app.include_router(kaart_router)
     app.include_router(reminders_router)
+    app.include_router(sharing_router)
+    app.include_router(privacy_router)
     _mount_frontend(app, settings.frontend_dir)
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_error_bodies(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    limit = max_in_flight(app.state.engine, settings.max_in_flight)
+    if limit is not None:
+        app.add_middleware(InFlightLimit, limit=limit)
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
+    app.state.security_headers = header_list(hsts=settings.is_production)  # for the last-resort 500
     return app
 
 

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -111,6 +112,36 @@ def _run_fast(coro: Coroutine[Any, Any, None]) -> None:
         asyncio.run(coro)
     else:
         uvloop.run(coro)
+
+
+@cli.command()
+def backup(target: Path = typer.Argument(..., help="Bestand (of map) voor de back-up")) -> None:
+    """Back up the database while the server runs (SQLite: online backup API; PostgreSQL: pg_dump -Fc)."""
+    from backend.system import backup as b
+
+    try:
+        typer.echo(b.backup(_settings().db_url, target))
+    except b.BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+
+
+@cli.command()
+def restore(
+    source: Path = typer.Argument(..., help="Een back-up van startklaar backup"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Niet om bevestiging vragen"),
+) -> None:
+    """Replace the database with a backup (checked first). Stop the server and workers before you restore."""
+    from backend.system import backup as b
+
+    settings = _settings()
+    if not yes:
+        typer.confirm(f"Alle gegevens in {b.describe(settings.db_url)} vervangen door {source}?", abort=True)
+    try:
+        typer.echo(b.restore(settings.db_url, source))
+    except b.BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
 
 
 @vapid.command("generate")

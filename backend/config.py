@@ -6,8 +6,9 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,34 @@ MIN_SECRET_LENGTH = 32
 
 class ConfigError(RuntimeError):
     """The configuration cannot be used; the message says what to change."""
+
+
+class OidcProvider(BaseModel):
+    """An organisation's OpenID Connect provider through which professionals (mentors) log in."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")  # in the login and callback URLs
+    label: str = Field(min_length=1, max_length=80)  # the button text, e.g. "Inloggen met Mijn Organisatie"
+    # Exactly as the provider writes it in "iss"; discovery is {issuer}/.well-known/openid-configuration.
+    issuer: str = Field(max_length=255)
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(default="", repr=False)
+    scopes: str = "openid profile"
+
+    @field_validator("issuer")
+    @classmethod
+    def _check_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if not parts.hostname or not (parts.scheme == "https" or local):
+            raise ValueError("issuer moet een https://-adres zijn (http alleen voor localhost).")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _check_scopes(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError('scopes moet "openid" bevatten.')
+        return value
 
 
 class Settings(BaseSettings):
@@ -38,6 +67,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Threads per API process for sync routes (database work).
     threadpool_size: int = 8
+    # API requests in progress per process; 0: derived from the database pool (backend/limits.py).
+    max_in_flight: int = 0
     # Serialized plans kept per API process (about 9 KB each); 0 turns the cache off.
     plan_cache_size: int = 4096
     # Web Push (VAPID). Without a private key, a key pair is made on first run and kept in the data
@@ -52,6 +83,11 @@ class Settings(BaseSettings):
     worker_batch_size: int = 100
     worker_lease_seconds: int = 120
     worker_poll_seconds: float = 5.0
+    # OpenID Connect login for professionals: a JSON list of providers, e.g.
+    # [{"name": "jeugdzorg-west", "label": "Inloggen met Jeugdzorg West", "issuer": "https://login.example.nl",
+    #   "client_id": "startklaar", "client_secret": "..."}]. The redirect URI to register at the provider is
+    # {base_url}/api/auth/oidc/{name}/callback.
+    oidc_providers: list[OidcProvider] = []
 
     @field_validator("database_url")
     @classmethod
@@ -68,6 +104,14 @@ class Settings(BaseSettings):
         value = value.strip()
         if value and not value.startswith(("mailto:", "https://")):
             raise ValueError("STARTKLAAR_VAPID_SUBJECT moet met mailto: of https:// beginnen.")
+        return value
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _unique_provider_names(cls, value: list[OidcProvider]) -> list[OidcProvider]:
+        names = [p.name for p in value]
+        if len(names) != len(set(names)):
+            raise ValueError("STARTKLAAR_OIDC_PROVIDERS: elke aanbieder heeft een eigen name nodig.")
         return value
 
     @cached_property
@@ -100,6 +144,12 @@ class Settings(BaseSettings):
                     "STARTKLAAR_BASE_URL moet in productie met https:// beginnen: service workers en "
                     "pushberichten werken alleen via HTTPS."
                 )
+            for provider in self.oidc_providers:
+                if not provider.issuer.startswith("https://"):
+                    raise ConfigError(
+                        f"STARTKLAAR_OIDC_PROVIDERS: de issuer van {provider.name!r} moet in productie met "
+                        "https:// beginnen."
+                    )
         elif not self.secret_key:
             self.secret_key = _development_secret(self.data_dir)
         return self

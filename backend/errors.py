@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("startklaar")
 
 
 class AppError(Exception):
@@ -85,6 +89,20 @@ def validation_error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"detail": detail, "fields": fields}
 
 
+def document_error_bodies(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Make the documented 422 body (HTTPValidationError) match what the API sends: FastAPI documents only
+    `detail` as a list; our 422s also carry `fields` (and `message`), and a 422 from a business rule (a refused
+    upload, too many ticks at once) has `detail` as one Dutch sentence."""
+    body = openapi.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+    if body is not None:
+        props = body.setdefault("properties", {})
+        listed = {k: v for k, v in props.get("detail", {}).items() if k != "title"}
+        props["detail"] = {"title": "Detail", "anyOf": [listed or {"type": "array"}, {"type": "string"}]}
+        props["fields"] = {"title": "Fields", "type": "object", "additionalProperties": {"type": "string"}}
+        props["message"] = {"title": "Message", "type": "string"}
+    return openapi
+
+
 async def request_validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(validation_error_body(list(exc.errors())), status_code=422)
@@ -114,3 +132,87 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     if detail is None or detail in ("Not Found", "Method Not Allowed", "Unauthorized", "Forbidden"):
         detail = _HTTP_MESSAGES.get(exc.status_code, "Er ging iets mis.")
     return JSONResponse({"detail": detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+
+# --- the database is down, full, read-only or busy -------------------------------------------------
+
+DB_FULL = "De opslag van de server is vol. Wat je net deed is niet bewaard. Probeer het later opnieuw."
+DB_READ_ONLY = (
+    "De server kan nu alleen gegevens lezen, niet bewaren. Wat je net deed is niet bewaard. Probeer het later opnieuw."
+)
+DB_BUSY = "Het is even heel druk. Wat je net deed is niet bewaard. Probeer het zo opnieuw."
+DB_UNAVAILABLE = (
+    "De server kan even niet bij de gegevens. Wat je net deed is misschien niet bewaard. Probeer het zo opnieuw."
+)
+SERVER_ERROR = "Er ging iets mis op de server. Probeer het later opnieuw."
+
+# (reason, Dutch message, Retry-After seconds)
+_OUTAGES: dict[str, tuple[str, str, int]] = {
+    "full": ("database_full", DB_FULL, 60),
+    "read_only": ("database_read_only", DB_READ_ONLY, 60),
+    "busy": ("database_busy", DB_BUSY, 2),
+    "unavailable": ("database_unavailable", DB_UNAVAILABLE, 5),
+}
+_PG_STATES = {"53100": "full", "25006": "read_only", "40001": "busy", "40P01": "busy", "55P03": "busy", "57014": "busy"}
+
+
+def database_outage(exc: BaseException) -> str | None:
+    """Which kind of database outage this exception is ("full", "read_only", "busy", "unavailable"), or None
+    when it is not an outage but a bug (a broken constraint, bad SQL, a corrupt file ...)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no free connection in the pool
+        return "busy"
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    orig = exc.orig
+    sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(sqlite_name, str):
+        if sqlite_name == "SQLITE_FULL":
+            return "full"
+        if sqlite_name.startswith("SQLITE_READONLY"):
+            return "read_only"
+        if sqlite_name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return "busy"
+        if sqlite_name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+            return "unavailable"
+        return None
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str) and state in _PG_STATES:
+        return _PG_STATES[state]
+    if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return "unavailable"
+    return None
+
+
+def outage_response(kind: str) -> JSONResponse:
+    reason, message, retry = _OUTAGES[kind]
+    return JSONResponse({"detail": message, "reason": reason}, 503, headers={"Retry-After": str(retry)})
+
+
+TEXT_WITH_NUL = "Er staat een onzichtbaar teken (NUL) in wat je stuurde. Dat kunnen we niet bewaren. Haal het weg."
+
+
+def is_nul_in_text(exc: BaseException) -> bool:
+    """PostgreSQL cannot store a NUL character in text (SQLite can): psycopg refuses it before sending. That is
+    bad input, not a server error."""
+    return isinstance(exc, sa_exc.DataError) and "NUL (0x00)" in str(exc.orig)
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 with a Dutch message when the database is down, full, read-only or busy; anything else is a bug
+    and goes on to the 500 handler (re-raised, so it is logged with its traceback)."""
+    kind = database_outage(exc)
+    if kind is None:
+        if is_nul_in_text(exc):
+            return JSONResponse({"detail": TEXT_WITH_NUL}, 422)
+        raise exc
+    log.warning("database %s on %s %s: %s", kind, request.method, request.url.path, exc.__class__.__name__)
+    return outage_response(kind)
+
+
+async def server_error_handler(request: Request, _exc: Exception) -> JSONResponse:
+    """The last resort: a Dutch JSON answer instead of a bare "Internal Server Error" (Starlette logs the
+    exception itself). It runs outside the middleware stack, so it adds the security headers itself."""
+    response = JSONResponse({"detail": SERVER_ERROR}, 500)
+    for name, value in getattr(request.app.state, "security_headers", []):
+        response.headers.append(name.decode(), value.decode())
+    return response

@@ -17,20 +17,24 @@ DOCS_CSP = (
 )
 
 
+def header_list(*, hsts: bool, docs: bool = False) -> list[tuple[bytes, bytes]]:
+    base = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+        (b"x-frame-options", b"DENY"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if hsts:
+        base.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return [*base, (b"content-security-policy", (DOCS_CSP if docs else CSP).encode())]
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        base = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"strict-origin-when-cross-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
-            (b"x-frame-options", b"DENY"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-        ]
-        if hsts:
-            base.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
-        self.headers = [*base, (b"content-security-policy", CSP.encode())]
-        self.docs_headers = [*base, (b"content-security-policy", DOCS_CSP.encode())]
+        self.headers = header_list(hsts=hsts)
+        self.docs_headers = header_list(hsts=hsts, docs=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

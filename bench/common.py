@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,13 +13,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("STARTKLAAR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -52,6 +53,18 @@ def database(kind: str) -> Iterator[str]:
         admin.dispose()
 
 
+def settle(engine: Engine) -> None:
+    """Leave a seeded database as a running installation would be: statistics up to date, WAL folded in (so
+    autovacuum or a checkpoint does not run during the measurement)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM (ANALYZE)")
+            c.exec_driver_sql("CHECKPOINT")
+    else:
+        with engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 @contextmanager
 def server(db_url: str, workers: int = 2, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`startklaar serve` in its own process(es), as in production (no embedded worker)."""
@@ -67,7 +80,13 @@ def server(db_url: str, workers: int = 2, **env: str) -> Iterator[tuple[str, sub
         **env,
     }
     cmd = [sys.executable, "-m", "backend.cli", "serve", "--no-migrate", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=environ, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: a pipe nobody reads would block the server once it fills up. Its own
+    # session, so that a server which does not stop can be killed with its API processes (never orphaned).
+    log = data / "server.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            cmd, env=environ, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -78,16 +97,35 @@ def server(db_url: str, workers: int = 2, **env: str) -> Iterator[tuple[str, sub
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError("server did not become ready")
+            raise RuntimeError(f"server did not become ready:\n{_tail(log)}")
         yield url, proc
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            print("server did not stop within 20 s after SIGTERM: killed", file=sys.stderr)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        with suppress(ProcessLookupError):  # an API process that outlived its supervisor
+            os.killpg(proc.pid, signal.SIGKILL)
+        _report_errors(log)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _report_errors(log: Path) -> None:
+    """Tracebacks in the server's log are part of the result: say how many and which, and keep the log."""
+    text = log.read_text(errors="replace")
+    count = text.count("Traceback (most recent call last)")
+    if count:
+        kept = Path(tempfile.gettempdir()) / f"startklaar-bench-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        shutil.copyfile(log, kept)
+        kinds = sorted(set(re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception)): ", text, re.M)))
+        print(f"server logged {count} traceback(s) ({', '.join(kinds)}); the log is in {kept}", file=sys.stderr)
 
 
 @dataclass
@@ -119,13 +157,12 @@ end
 """
 
 
-def wrk(url: str, path: str, connections: int, seconds: int, cookies: list[str] | None = None) -> WrkResult:
-    """Drive `path` with wrk (C, so the load generator takes little of the 2 cores) and read its figures."""
+def run_wrk_script(url: str, lua: str, connections: int, seconds: int) -> WrkResult:
+    """Run wrk with a Lua script whose done() prints "RESULT requests errors p50 p95 p99" (ms)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
-    setup = "\n".join(f'cookies[{i + 1}] = "{c}"' for i, c in enumerate(cookies or []))
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(WRK_LUA % {"cookie_setup": setup, "path": path})
+    script.write_text(lua)
     try:
         out = subprocess.run(
             ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
@@ -137,7 +174,6 @@ def wrk(url: str, path: str, connections: int, seconds: int, cookies: list[str] 
         script.unlink()
     m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     assert m and rps, out
     return WrkResult(
         rps=float(rps.group(1)),
@@ -145,8 +181,14 @@ def wrk(url: str, path: str, connections: int, seconds: int, cookies: list[str] 
         p95_ms=float(m.group(4)),
         p99_ms=float(m.group(5)),
         requests=int(m.group(1)),
-        errors=int(m.group(2)) + (int(non2xx.group(1)) if non2xx else 0),
+        errors=int(m.group(2)),  # wrk's "Non-2xx or 3xx responses" is the same counter as errors.status
     )
+
+
+def wrk(url: str, path: str, connections: int, seconds: int, cookies: list[str] | None = None) -> WrkResult:
+    """Drive `path` with wrk (C, so the load generator takes little of the 2 cores) and read its figures."""
+    setup = "\n".join(f'cookies[{i + 1}] = "{c}"' for i, c in enumerate(cookies or []))
+    return run_wrk_script(url, WRK_LUA % {"cookie_setup": setup, "path": path}, connections, seconds)
 
 
 def row(label: str, r: WrkResult) -> str:

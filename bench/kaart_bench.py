@@ -21,9 +21,6 @@ import os
 import random
 import re
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,7 +37,7 @@ from backend.gemeenten.service import read_gemeenten_csv
 from backend.kaart import postcodes, service
 from backend.kaart.records import load_taxonomy
 from backend.kaart.validation import COLUMNS
-from bench.common import database, server
+from bench.common import database, run_wrk_script, server, settle
 
 CONNECTIONS = 20
 WIJKEN = ["Centrum", "Noord", "Oost", "Zuid", "West", "De Hoven", "Het Dorp", "Buitenwijk", "Stadshart", "Haven"]
@@ -190,15 +187,7 @@ def seed(db_url: str, per_gemeente: int) -> tuple[float, int, str, list[str]]:
             )
         )
         s.commit()
-    # Settle the database as a running installation would be: statistics up to date, WAL folded in (so
-    # autovacuum or a checkpoint does not run during the measurement).
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("VACUUM (ANALYZE)")
-            c.exec_driver_sql("CHECKPOINT")
-    else:
-        with engine.connect() as c:
-            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    settle(engine)
     engine.dispose()
     return seconds, total, f"{token}|{csrf}", [g.code for g in gemeenten]
 
@@ -246,25 +235,8 @@ end
 
 
 def run_wrk(url: str, paths: list[str], seconds: int) -> tuple[float, float, float, float, int, int]:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: apt-get install -y wrk")
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(LUA % {"paths": ",".join(f'"{p}"' for p in paths)})
-    try:
-        out = subprocess.run(
-            ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "-s", str(script), url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        script.unlink()
-    m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    assert m and rps, out
-    errors = int(m.group(2)) + (int(non2xx.group(1)) if non2xx else 0)
-    return float(rps.group(1)), float(m.group(3)), float(m.group(4)), float(m.group(5)), int(m.group(1)), errors
+    r = run_wrk_script(url, LUA % {"paths": ",".join(f'"{p}"' for p in paths)}, CONNECTIONS, seconds)
+    return r.rps, r.p50_ms, r.p95_ms, r.p99_ms, r.requests, r.errors
 
 
 def _workers(pid: int) -> list[int]:

@@ -20,7 +20,7 @@ from backend.accounts.service import hash_secret
 from backend.checklists.content import load_content
 from backend.checklists.models import StepProgress, UserProfile
 from backend.db import make_engine
-from bench.common import database, row, server, wrk
+from bench.common import database, row, server, settle, wrk
 
 ACCOUNTS = 10_000
 LOGGED_IN = 500  # distinct sessions the load cycles through
@@ -76,6 +76,7 @@ def seed(db_url: str) -> list[str]:
             )
             cookies.append(f"sk_session={token}")
         s.commit()
+    settle(engine)  # no autovacuum or checkpoint in the middle of the measurement
     engine.dispose()
     return cookies
 

@@ -1,6 +1,6 @@
 // Startklaar service worker. Bump VERSION whenever a file in SHELL changes: that makes the
 // browser install this worker again and fetch the new shell in one go.
-const VERSION = 'v3';
+const VERSION = 'v7';
 const SHELL_CACHE = `startklaar-shell-${VERSION}`;
 const API_CACHE = `startklaar-api-${VERSION}`;
 const NAV_TIMEOUT_MS = 4000;
@@ -26,6 +26,10 @@ const SHELL = [
   '/js/screens/hulp.js',
   '/js/screens/dienst.js',
   '/js/screens/ik.js',
+  '/js/screens/herinneringen.js',
+  '/js/screens/meekijken.js',
+  '/js/screens/mentor.js',
+  '/js/screens/privacy.js',
   '/js/screens/nupraten.js',
   '/js/screens/notfound.js',
   '/icons/icon-192.png',
@@ -129,3 +133,37 @@ async function apiNetworkFirst(event) {
     throw err;
   }
 }
+
+// Reminders. The payload {title, body, url, tag, id} shows on the lock screen, so it has no personal details.
+// One tag per step: a newer reminder for a step replaces the older one.
+const appPath = (u) => {
+  try {
+    const url = new URL(u, self.location.origin);
+    return url.origin === self.location.origin ? url.pathname + url.search + url.hash : '/';
+  } catch { return '/'; }
+};
+
+self.addEventListener('push', (event) => {
+  let data = {};
+  try { data = (event.data && event.data.json()) || {}; } catch { /* not JSON: show the default text */ }
+  event.waitUntil(self.registration.showNotification(data.title || 'Startklaar', {
+    body: data.body || 'Er staat een stap voor je klaar.',
+    tag: data.tag || 'startklaar',
+    icon: '/icons/icon-192.png',
+    lang: 'nl',
+    data: { url: appPath(data.url || '/'), id: data.id },
+  }));
+});
+
+// A tap opens the step: in an open Startklaar window (the app routes there itself), or in a new one.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = appPath((event.notification.data || {}).url || '/');
+  event.waitUntil((async () => {
+    const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const win = wins.find((w) => w.focused) || wins[0];
+    if (!win) return self.clients.openWindow(url);
+    win.postMessage({ type: 'open', url });
+    return win.focus();
+  })());
+});

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import field_validator
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 Role = Literal["jongere", "mentor", "editor", "admin"]
@@ -43,6 +44,19 @@ class AuthSession(SQLModel, table=True):
     expires_at: datetime
 
 
+class OidcIdentity(SQLModel, table=True):
+    """A login at an organisation's OpenID Connect provider, tied to one (mentor) account by (issuer, sub)."""
+
+    __tablename__ = "oidc_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_oidc_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class RateLimitHit(SQLModel, table=True):
     """Failed attempts per key (e.g. "login-ip:1.2.3.4") per time window; shared by all API processes."""
 
@@ -63,6 +77,9 @@ class Credentials(SQLModel):
 
 class AccountCreate(Credentials):
     display_name: str | None = Field(default=None, max_length=40)
+    # "mentor": someone who follows a jongere who invited them (JIM, mentor, family). Other roles are given
+    # by an admin, never chosen at sign-up.
+    account_type: Literal["jongere", "mentor"] = "jongere"
 
     @field_validator("display_name")
     @classmethod

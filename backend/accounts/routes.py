@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.accounts import service
@@ -54,7 +54,9 @@ def create_account(body: AccountCreate, request: Request, response: Response, se
     key = f"signup-ip:{client_ip(request)}"
     service.check_rate_limit(session, key, SIGNUP_PER_IP)
     service.record_failure(session, key, SIGNUP_PER_IP)  # every attempt counts for sign-ups
-    user, code = service.create_account(session, body.username, body.password, display_name=body.display_name)
+    user, code = service.create_account(
+        session, body.username, body.password, role=body.account_type, display_name=body.display_name
+    )
     new = service.start_session(session, user)
     _set_session_cookies(request, response, new)
     return CreatedAccountOut(account=_out(user), csrf_token=new.csrf_token, recovery_code=code)
@@ -87,10 +89,20 @@ def login(body: Credentials, request: Request, response: Response, session: Sess
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, response: Response, user: CurrentUser, session: SessionDep) -> Response:
-    """Uitloggen op dit apparaat."""
+def logout(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    overal: bool = Query(
+        False, description="true: uitloggen op al je apparaten (bijvoorbeeld als je telefoon kwijt is)"
+    ),
+) -> Response:
+    """Uitloggen op dit apparaat, of met ?overal=true op al je apparaten."""
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
+    if overal:
+        service.end_all_sessions(session, user.id)
+    elif token:
         service.end_session(session, token)
     resp = Response(status_code=status.HTTP_204_NO_CONTENT)
     _clear_session_cookies(resp)

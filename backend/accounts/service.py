@@ -179,6 +179,14 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+token_hash = _token_hash
+
+
+def session_is_fresh(expires_at: datetime, last_used_at: datetime, now: datetime) -> bool:
+    """Live and touched recently: a read may skip the full session check (and its write)."""
+    return expires_at > now and now - last_used_at <= TOUCH_EVERY
+
+
 @dataclass(frozen=True)
 class NewSession:
     token: str
@@ -237,8 +245,7 @@ def live_user_id(session: Session, token: str) -> int | None:
     if found is None:
         return None
     user_id, expires_at, last_used_at = found
-    now = utcnow()
-    if expires_at <= now or now - last_used_at > TOUCH_EVERY:
+    if not session_is_fresh(expires_at, last_used_at, utcnow()):
         return None
     return int(user_id)
 

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
+from sqlalchemy import bindparam
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
-from backend.accounts.models import utcnow
+from backend.accounts import service as accounts_service
+from backend.accounts.models import AuthSession, utcnow
 from backend.checklists.content import Content, load_content
+from backend.checklists.fastpath import ReadPool
 from backend.checklists.models import ProfileIn, ProgressIn, StepProgress, UserProfile
 from backend.checklists.plan import STATES, Plan, Profile, compute_plan, validate_profile
 from backend.clock import nl_date
+from backend.db import dialect_insert
 from backend.errors import FieldErrors
 from backend.gemeenten.service import get_gemeente
 from backend.reminders import service as reminders
+
+log = logging.getLogger("startklaar.plan")
 
 # A device clock ahead of the server would win every later conflict; cap it.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -82,11 +92,41 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     if body.state not in STATES:
         raise FieldErrors({"state": "Kies een geldige status."})
     stamp = min(_aware(body.client_updated_at), utcnow() + MAX_CLOCK_SKEW)
-    row = session.get(StepProgress, (user_id, key))
-    if row is not None and (row.client_id == body.client_id or _aware(row.client_updated_at) > stamp):
+    values = {"state": body.state, "client_updated_at": stamp, "client_id": body.client_id, "updated_at": utcnow()}
+    # Both steps are single statements, so two devices ticking at the same moment cannot mix their writes:
+    # insert if absent; otherwise update only when this tick is new and not older than the stored one.
+    table = StepProgress.__table__
+    inserted = (
+        session.execute(
+            dialect_insert(session, table)
+            .values(user_id=user_id, step_id=key, **values)
+            .on_conflict_do_nothing(index_elements=["user_id", "step_id"])
+            .returning(table.c.user_id)  # rowcount is -1 here on psycopg; a returned row is certain
+        ).first()
+        is not None
+    )
+    updated = 0
+    if not inserted:
+        updated = session.execute(  # type: ignore[call-overload]
+            update(StepProgress)
+            .where(
+                col(StepProgress.user_id) == user_id,
+                col(StepProgress.step_id) == key,
+                col(StepProgress.client_id) != body.client_id,
+                col(StepProgress.client_updated_at) <= stamp,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    row = session.get(StepProgress, (user_id, key), populate_existing=True)
+    assert row is not None
+    if not inserted and updated != 1:
+        return ProgressResult(row, applied=False)  # a repeat, or an older tick than the one stored
+    _bump_revision(session, user_id)
+    reminders.recompute_for(session, user_id)
+    return ProgressResult(row, applied=True)
+    if row.client_id == body.client_id or _aware(row.client_updated_at) > stamp:
         return ProgressResult(row, applied=False)
-    if row is None:
-        row = StepProgress(user_id=user_id, step_id=key, state=body.state, client_updated_at=stamp, client_id="")
     row.state = body.state
     row.client_updated_at = stamp
     row.client_id = body.client_id
@@ -132,6 +172,11 @@ class _LRU:
                 self._data.move_to_end(key)
             return value
 
+    def drop_user(self, user_id: int) -> None:
+        with self._lock:
+            for key in [k for k in self._data if k[0] == user_id]:
+                del self._data[key]
+
     def put(self, key: tuple[object, ...], value: bytes) -> None:
         if self.size <= 0:
             return
@@ -151,12 +196,21 @@ def configure_plan_cache(size: int) -> None:
     _plan_cache = _LRU(size)
 
 
+def forget_plans(user_id: int) -> None:
+    """After deleting an account: SQLite may give the next new account the same id (and revision)."""
+    _plan_cache.drop_user(user_id)
+
+
 def user_plan_json(session: Session, user_id: int, today: date) -> bytes | None:
     """The person's plan as JSON, from the cache when neither profile, progress, day nor content changed."""
-    revision = session.execute(select(UserProfile.revision).where(UserProfile.user_id == user_id)).scalar()
-    if revision is None:
+    found = session.execute(
+        select(UserProfile.revision, UserProfile.updated_at).where(UserProfile.user_id == user_id)
+    ).first()
+    if found is None:
         return None
-    key = (user_id, revision, today, content().version)
+    # updated_at too: a new account may get a deleted one's id (SQLite) and so its revision, in another
+    # process whose cache forget_plans() could not reach.
+    key = (user_id, found.revision, found.updated_at, today, content().version)
     cached = _plan_cache.get(key)
     if cached is not None:
         return cached
@@ -168,6 +222,60 @@ def user_plan_json(session: Session, user_id: int, today: date) -> bytes | None:
     body = json.dumps(plan.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
     _plan_cache.put(key, body)
     return body
+
+
+_FAST_PLAN = (
+    select(
+        AuthSession.user_id,
+        AuthSession.expires_at,
+        AuthSession.last_used_at,
+        UserProfile.revision,
+        UserProfile.updated_at,
+    )
+    .join(UserProfile, col(UserProfile.user_id) == col(AuthSession.user_id))
+    .where(col(AuthSession.token_hash) == bindparam("token_hash"))
+)
+
+
+def cached_plan_for_token(engine: Engine, token: str, today: date) -> bytes | None:
+    """The hot path of GET /api/me/plan: one query (session + profile revision) on a connection without a
+    transaction, and the cached plan. None whenever anything needs the full path (unknown, expired or
+    stale session, no profile, plan not cached): the caller then runs it."""
+    with engine.connect() as conn:
+        found = conn.execute(_FAST_PLAN, {"token_hash": accounts_service.token_hash(token)}).first()
+    if found is None:
+        return None
+    user_id, expires_at, last_used_at, revision, updated_at = found
+    if not accounts_service.session_is_fresh(_aware(expires_at), _aware(last_used_at), utcnow()):
+        return None
+    return _plan_cache.get((user_id, revision, updated_at, today, content().version))
+
+
+_read_pools: weakref.WeakKeyDictionary[Engine, ReadPool] = weakref.WeakKeyDictionary()
+
+
+async def cached_plan_for_token_async(engine: Engine, token: str, today: date) -> bytes | None:
+    """cached_plan_for_token for PostgreSQL, on the event loop (fastpath.py); None: take the full path."""
+    pool = _read_pools.get(engine)
+    if pool is None:
+        pool = _read_pools[engine] = ReadPool(engine)
+    try:
+        found = await pool.fetch(accounts_service.token_hash(token))
+    except psycopg.Error as exc:  # the full path gives the proper answer (or a 503)
+        log.warning("snelle plan-lezing mislukt: %s", type(exc).__name__)
+        return None
+    if found is None:
+        return None
+    user_id, expires_at, last_used_at, revision, updated_at = found
+    if not accounts_service.session_is_fresh(expires_at, last_used_at, utcnow()):
+        return None
+    return _plan_cache.get((user_id, revision, updated_at, today, content().version))
+
+
+async def close_read_pool(engine: Engine) -> None:
+    pool = _read_pools.pop(engine, None)
+    if pool is not None:
+        await pool.close()
 
 
 def anonymous_plan(session: Session, body: ProfileIn, progress: dict[str, str], today: date) -> Plan:

@@ -17,6 +17,7 @@ from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.accounts.models import utcnow
+from backend.db import MAX_ID
 
 LANDELIJK = "landelijk"
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
@@ -184,7 +185,7 @@ class ValidateOut(SQLModel):
 
 
 class RollbackIn(SQLModel):
-    version_id: int | None = None  # default: the version that was published before the current one
+    version_id: int | None = Field(default=None, ge=1, le=MAX_ID)  # default: the one published before
 
 
 class CorrectionIn(SQLModel):

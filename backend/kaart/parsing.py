@@ -275,8 +275,17 @@ def read_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Table:
             raise UploadError("Het Excel-bestand heeft geen werkblad.")
         ws = wb.worksheets[0]
         builder = _TableBuilder(limits)
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
+        # openpyxl pads every row to the sheet's declared width and fills gaps between rows: a few kB that
+        # declare A1:XFD1048576 would mean 17 billion empty cells. One column more than we accept is enough
+        # to notice a too-wide table; empty rows are skipped before any work is done on them.
+        rows = ws.iter_rows(values_only=True, max_col=limits.max_columns + 1)
+        for number, values in enumerate(rows, start=1):
+            if values.count(None) == len(values):
+                continue
+            end = len(values)
+            while values[end - 1] is None:
+                end -= 1
+            cells = [_cell_text(v) for v in values[:end]]
             while cells and not cells[-1].strip():
                 cells.pop()
             builder.add(number, cells)

@@ -22,7 +22,7 @@ from backend.accounts import service as accounts
 from backend.accounts.deps import CurrentUser, OptionalUser, client_ip, require_role
 from backend.accounts.models import UserAccount
 from backend.clock import now_utc, today_nl
-from backend.db import SessionDep
+from backend.db import MAX_ID, RowId, SessionDep
 from backend.errors import AppError, FieldErrors
 from backend.kaart import oauth, service
 from backend.kaart.models import (
@@ -52,6 +52,7 @@ from backend.kaart.models import (
 )
 from backend.kaart.safety import DEFAULT_LIMITS, UploadError, check_size
 from backend.kaart.search import Filters
+from backend.privacy import service as privacy
 
 router = APIRouter()
 public = APIRouter(prefix="/api", tags=["sociale kaart"])
@@ -309,6 +310,34 @@ def editor_actor(kaart: KaartCode, user: CurrentUser, session: SessionDep) -> se
 
 Editor = Annotated[service.Actor, Depends(editor_actor)]
 
+# Uploads are heavy (parsing up to 10 MB): every attempt counts, per account or API client and per address.
+UPLOADS_PER_ACTOR = accounts.Limit(60, timedelta(hours=1))
+UPLOADS_PER_IP = accounts.Limit(120, timedelta(hours=1))
+
+
+def upload_actor_key(actor: service.Actor) -> str:
+    return f"upload-user:{actor.user_id}" if actor.user_id is not None else f"upload-client:{actor.label}"[:200]
+
+
+def count_upload(request: Request, actor: service.Actor) -> None:
+    """Check and count one upload in a transaction of its own, so that refused uploads (422) count too;
+    runs before the file is read."""
+    keys = [(upload_actor_key(actor), UPLOADS_PER_ACTOR), (f"upload-ip:{client_ip(request)}", UPLOADS_PER_IP)]
+    with Session(request.app.state.engine) as own:
+        for key, limit in keys:
+            accounts.check_rate_limit(own, key, limit)
+        for key, limit in keys:
+            accounts.record_failure(own, key, limit)
+        own.commit()
+
+
+def counted_editor(request: Request, actor: Editor) -> service.Actor:
+    count_upload(request, actor)
+    return actor
+
+
+UploadingEditor = Annotated[service.Actor, Depends(counted_editor)]
+
 
 @beheer.get("/kaarten", response_model=list[KaartInfoOut])
 def my_kaarten(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
@@ -327,7 +356,7 @@ def my_kaarten(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
 )
 def upload(
     kaart: KaartCode,
-    actor: Editor,
+    actor: UploadingEditor,
     session: SessionDep,
     response: Response,
     now: Now,
@@ -339,7 +368,7 @@ def upload(
 
 
 @beheer.post("/kaart/{kaart}/validate", response_model=ValidateOut, openapi_extra=UPLOAD_DOC)
-def validate(kaart: KaartCode, actor: Editor, file: Upload = Depends(read_upload)) -> dict[str, Any]:
+def validate(kaart: KaartCode, actor: UploadingEditor, file: Upload = Depends(read_upload)) -> dict[str, Any]:
     """Alleen controleren, niets opslaan."""
     return _validate(service.normalize_kaart(kaart), file)
 
@@ -350,26 +379,28 @@ def versions(kaart: KaartCode, actor: Editor, session: SessionDep) -> list[dict[
 
 
 @beheer.get("/kaart/{kaart}/versions/{version_id}", response_model=VersionDetailOut)
-def version_detail(kaart: KaartCode, version_id: int, actor: Editor, session: SessionDep) -> dict[str, Any]:
+def version_detail(kaart: KaartCode, version_id: RowId, actor: Editor, session: SessionDep) -> dict[str, Any]:
     v = service.get_version(session, service.normalize_kaart(kaart), version_id)
     return service.version_out(v, service.is_current(session, v), with_report=True)
 
 
 @beheer.get("/kaart/{kaart}/versions/{version_id}/services", response_model=PreviewOut)
-def version_services(kaart: KaartCode, version_id: int, actor: Editor, session: SessionDep, now: Now) -> dict[str, Any]:
+def version_services(
+    kaart: KaartCode, version_id: RowId, actor: Editor, session: SessionDep, now: Now
+) -> dict[str, Any]:
     """Voorbeeld: de diensten van een versie (ook een concept) zoals jongeren ze zien."""
     return service.preview(session, service.normalize_kaart(kaart), version_id, now)
 
 
 @beheer.get("/kaart/{kaart}/versions/{version_id}/services/{service_id}", response_model=ServiceDetailOut)
 def version_service(
-    kaart: KaartCode, version_id: int, service_id: ServiceId, actor: Editor, session: SessionDep, now: Now
+    kaart: KaartCode, version_id: RowId, service_id: ServiceId, actor: Editor, session: SessionDep, now: Now
 ) -> dict[str, Any]:
     return service.version_service_page(session, service.normalize_kaart(kaart), version_id, service_id, now)
 
 
 @beheer.post("/kaart/{kaart}/versions/{version_id}/publish", response_model=VersionOut)
-def publish(kaart: KaartCode, version_id: int, actor: Editor, session: SessionDep, now: Now) -> dict[str, Any]:
+def publish(kaart: KaartCode, version_id: RowId, actor: Editor, session: SessionDep, now: Now) -> dict[str, Any]:
     """Publiceren: deze versie staat in één keer online."""
     v = service.publish(session, service.normalize_kaart(kaart), version_id, actor, now)
     return service.version_out(v, True)
@@ -390,7 +421,7 @@ def export(
     actor: Editor,
     session: SessionDep,
     format: ExportFormat = Query("csv", description="csv, excel-csv (puntkomma's), hsds (JSON) of datapackage"),
-    version_id: int | None = Query(None, description="Standaard de gepubliceerde versie"),
+    version_id: int | None = Query(None, ge=1, le=MAX_ID, description="Standaard de gepubliceerde versie"),
 ) -> Response:
     """Download de kaart. In CSV krijgen cellen die met = + - @ beginnen een ' ervoor (geen formules)."""
     return _export_response(*service.export(session, service.normalize_kaart(kaart), format, version_id))
@@ -410,7 +441,7 @@ def corrections(
 
 @beheer.post("/kaart/{kaart}/corrections/{correction_id}/resolve", response_model=CorrectionOut)
 def resolve(
-    kaart: KaartCode, correction_id: int, actor: Editor, session: SessionDep, body: ResolveIn | None = None
+    kaart: KaartCode, correction_id: RowId, actor: Editor, session: SessionDep, body: ResolveIn | None = None
 ) -> Any:
     row = service.resolve_correction(
         session, service.normalize_kaart(kaart), correction_id, actor, body.resolution if body else None
@@ -437,7 +468,7 @@ def list_editors(user: Admin, session: SessionDep) -> list[dict[str, Any]]:
 
 @admin.delete("/editors/{username}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_editor(username: Annotated[str, Path(max_length=64)], user: Admin, session: SessionDep) -> Response:
-    service.delete_editor(session, username)
+    privacy.delete_person(session, service.editor_account(session, username))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -538,6 +569,14 @@ def api_actor(gemeente_code: GemeenteCode, request: Request, session: SessionDep
 ApiActor = Annotated[service.Actor, Depends(api_actor)]
 
 
+def counted_api_actor(request: Request, actor: ApiActor) -> service.Actor:
+    count_upload(request, actor)
+    return actor
+
+
+UploadingApiActor = Annotated[service.Actor, Depends(counted_api_actor)]
+
+
 @gemeente_api.post(
     "/uploads",
     status_code=status.HTTP_201_CREATED,
@@ -547,7 +586,7 @@ ApiActor = Annotated[service.Actor, Depends(api_actor)]
 )
 def api_upload(
     gemeente_code: GemeenteCode,
-    actor: ApiActor,
+    actor: UploadingApiActor,
     session: SessionDep,
     response: Response,
     now: Now,
@@ -558,7 +597,9 @@ def api_upload(
 
 
 @gemeente_api.post("/validate", response_model=ValidateOut, openapi_extra=UPLOAD_DOC)
-def api_validate(gemeente_code: GemeenteCode, actor: ApiActor, file: Upload = Depends(read_upload)) -> dict[str, Any]:
+def api_validate(
+    gemeente_code: GemeenteCode, actor: UploadingApiActor, file: Upload = Depends(read_upload)
+) -> dict[str, Any]:
     return _validate(service.normalize_kaart(gemeente_code), file)
 
 
@@ -569,7 +610,7 @@ def api_versions(gemeente_code: GemeenteCode, actor: ApiActor, session: SessionD
 
 @gemeente_api.post("/versions/{version_id}/publish", response_model=VersionOut)
 def api_publish(
-    gemeente_code: GemeenteCode, version_id: int, actor: ApiActor, session: SessionDep, now: Now
+    gemeente_code: GemeenteCode, version_id: RowId, actor: ApiActor, session: SessionDep, now: Now
 ) -> dict[str, Any]:
     v = service.publish(session, service.normalize_kaart(gemeente_code), version_id, actor, now)
     return service.version_out(v, True)
@@ -589,7 +630,7 @@ def api_export(
     actor: ApiActor,
     session: SessionDep,
     format: ExportFormat = Query("hsds"),
-    version_id: int | None = Query(None),
+    version_id: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> Response:
     return _export_response(*service.export(session, service.normalize_kaart(gemeente_code), format, version_id))
 

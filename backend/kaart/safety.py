@@ -6,7 +6,7 @@ Everything a gemeente uploads goes through here before any parser sees it:
 - ``detect_kind``: the declared type (file name, else Content-Type) must match the bytes;
 - ``check_zip``/``read_member``: zip and xlsx files are opened without trusting them — a limited number of
   members, a limited total and per-member unpacked size and packing ratio, no nested archives, no absolute
-  or ``..`` paths, no encryption, and for xlsx no XML DOCTYPE (entity expansion);
+  or ``..`` paths, no encryption, and for xlsx no XML DOCTYPE (entity expansion) in any member;
 - ``escape_formula``/``unescape_formula``: cells that a spreadsheet would run as a formula get a leading
   apostrophe in exports (CSV injection), and lose it again on import.
 
@@ -277,11 +277,51 @@ def check_zip(data: bytes, limits: Limits = DEFAULT_LIMITS, *, xlsx: bool = Fals
             )
     if xlsx:
         for info in infos:
-            if info.filename.lower().endswith((".xml", ".rels", ".vml")):
-                head = read_member(zf, info, limits, head=4096)
-                if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
-                    raise UploadError("Het Excel-bestand bevat een onveilige XML-constructie (DOCTYPE).")
+            # Every member, whatever its name: the workbook's relationships may point a sheet at any name.
+            if not info.is_dir() and not _xml_prolog_is_safe(read_member(zf, info, limits, head=XML_PROLOG_MAX)):
+                raise UploadError("Het Excel-bestand bevat een onveilige XML-constructie (DOCTYPE).")
     return zf
+
+
+XML_PROLOG_MAX = 64 * 1024  # an XML member's root element must start within this many bytes
+
+
+def _xml_text(head: bytes) -> str:
+    """The start of an XML member as text, enough to read its prolog (UTF-8 or UTF-16, with or without BOM)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return head[3:].decode("latin-1")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="ignore")
+    if head.startswith(b"<\x00"):
+        return head.decode("utf-16-le", errors="ignore")
+    if head.startswith(b"\x00<"):
+        return head.decode("utf-16-be", errors="ignore")
+    return head.decode("latin-1")
+
+
+def _xml_prolog_is_safe(head: bytes) -> bool:
+    """True when the member is not XML, or is XML whose root element starts (within the head) with only
+    an XML declaration, processing instructions, comments and white space before it: no DOCTYPE, so no
+    entities to expand or fetch, however long a comment tries to hide one."""
+    text = _xml_text(head).lstrip(" \t\r\n")
+    if not text.startswith("<"):
+        return True  # not XML (an image, a binary part): openpyxl does not parse it as XML
+    i = 0
+    while True:
+        j = text.find("<", i)
+        if j < 0:
+            return False  # no root element within the head: refuse rather than read on
+        if text.startswith("<?", j):
+            end = text.find("?>", j + 2)
+        elif text.startswith("<!--", j):
+            end = text.find("-->", j + 4)
+        elif text.startswith("<!", j):
+            return False  # <!DOCTYPE ...> (or another declaration) before the root element
+        else:
+            return True  # the root element
+        if end < 0:
+            return False
+        i = end + 2
 
 
 def read_member(

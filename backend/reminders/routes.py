@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response, status
 
 from backend.accounts.deps import CurrentUser
-from backend.db import SessionDep
+from backend.db import RowId, SessionDep
 from backend.reminders import push, service
 from backend.reminders.models import (
     InboxItem,
@@ -61,5 +61,5 @@ def inbox(user: CurrentUser, session: SessionDep, limit: int = Query(service.INB
 
 
 @router.post("/me/reminders/{reminder_id}/read", response_model=InboxItem)
-def mark_read(reminder_id: int, user: CurrentUser, session: SessionDep) -> InboxItem:
+def mark_read(reminder_id: RowId, user: CurrentUser, session: SessionDep) -> InboxItem:
     return service.mark_read(session, user.id, reminder_id)  # type: ignore[arg-type]

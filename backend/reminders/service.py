@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import bindparam, delete, func, or_, select, update
-from sqlalchemy.engine import Dialect
 from sqlmodel import Session
 
 from backend.accounts.models import utcnow
@@ -37,6 +36,7 @@ from backend.checklists.content import Content, load_content
 from backend.checklists.models import StepProgress, UserProfile
 from backend.checklists.plan import Profile, reminder_moments
 from backend.clock import NL, nl_date, now_utc
+from backend.db import dialect_insert
 from backend.errors import AppError, FieldErrors
 from backend.reminders import push
 from backend.reminders.models import (
@@ -84,15 +84,7 @@ def content() -> Content:
 
 
 def _insert(session: Session, table: Any) -> Any:
-    """INSERT with ON CONFLICT support for the session's database (SQLite or PostgreSQL)."""
-    dialect: Dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
+    return dialect_insert(session, table)
 
 
 # --- time ----------------------------------------------------------------------------------------------

@@ -47,15 +47,18 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from backend.clock import now_utc
+from backend.clock import nl_date, now_utc
 from backend.config import ConfigError, Settings
+from backend.privacy import service as privacy
 from backend.reminders import push, service
+from backend.sharing import service as sharing
 
 log = logging.getLogger("startklaar.worker")
 
 ERROR_PAUSE_SECONDS = 5.0
 LANES = 2  # batches a worker has in hand at once (see the in-flight batch policy)
 LEASE_MIN_SECONDS = 15
+NUDGE_SCAN_SECONDS = 3600.0  # how often a worker looks for overdue shared steps and unused accounts
 
 
 @dataclass
@@ -92,6 +95,7 @@ class Worker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter only
         self.batch_size = max(1, settings.worker_batch_size)
         self.lease = timedelta(seconds=max(LEASE_MIN_SECONDS, settings.worker_lease_seconds))
+        self._next_nudge_scan = 0.0
 
     # -- database steps (run in a thread) --
 
@@ -115,6 +119,49 @@ class Worker:
                 session.commit()
         except Exception:  # the pushes are recorded; a later profile or progress change recomputes too
             log.exception("volgende jaarlijkse herinneringen maken mislukt")
+
+    # -- messages from the sharing domain (encouragements, nudges) --
+
+    def _scan_nudges(self, now: datetime) -> int:
+        with Session(self.engine) as session:
+            made = sharing.scan_nudges(session, nl_date(now), now)
+            session.commit()
+        return made
+
+    def _retention_round(self, now: datetime) -> privacy.RetentionRound:
+        with Session(self.engine) as session:
+            done = privacy.retention_round(session, now)
+            session.commit()
+        if done.warned or done.deleted:
+            log.info("bewaartermijn: %d accounts gewaarschuwd, %d verwijderd", done.warned, done.deleted)
+        return done
+
+    def _claim_messages(self, now: datetime) -> list[sharing.MessageJob]:
+        with Session(self.engine) as session:
+            jobs = sharing.claim_message_pushes(session, now, self.batch_size)
+            session.commit()
+        return jobs
+
+    def _record_messages(self, results: list[tuple[sharing.MessageJob, push.PushResult | None]]) -> None:
+        with Session(self.engine) as session:
+            sharing.record_message_pushes(session, results)
+            session.commit()
+
+    async def run_messages(self, now: datetime, *, scan: bool | None = None) -> int:
+        """Nudges and the retention round (at most once per NUDGE_SCAN_SECONDS unless `scan`), then due message
+        pushes (the retention warnings among them). Returns pushes."""
+        if scan or (scan is None and time.monotonic() >= self._next_nudge_scan):
+            self._next_nudge_scan = time.monotonic() + NUDGE_SCAN_SECONDS
+            await asyncio.to_thread(self._scan_nudges, now)
+            await asyncio.to_thread(self._retention_round, now)
+        jobs = await asyncio.to_thread(self._claim_messages, now)
+        if not jobs:
+            return 0
+        results = await asyncio.gather(
+            *(self.sender.send(j.sub, j.payload, ttl=sharing.MESSAGE_PUSH_TTL, topic=f"m{j.message_id}") for j in jobs)
+        )
+        await asyncio.to_thread(self._record_messages, list(zip(jobs, results, strict=True)))
+        return len(jobs)
 
     # -- one round --
 
@@ -176,8 +223,23 @@ class Worker:
 
     async def run(self, stop: asyncio.Event, clock: Callable[[], datetime] = now_utc) -> None:
         """LANES rounds at a time over one sender: while one lane is in the database, the other's pushes
-        keep the connections busy (one lane alone leaves them idle between batches)."""
-        await asyncio.gather(*(self._lane(stop, clock) for _ in range(LANES)))
+        keep the connections busy (one lane alone leaves them idle between batches). Messages get a lane
+        of their own, so a heap of reminders never delays an encouragement."""
+        await asyncio.gather(*(self._lane(stop, clock) for _ in range(LANES)), self._message_lane(stop, clock))
+
+    async def _message_lane(self, stop: asyncio.Event, clock: Callable[[], datetime]) -> None:
+        poll = max(0.05, self.settings.worker_poll_seconds)
+        while not stop.is_set():
+            try:
+                await self.run_messages(clock())
+                pause = poll
+            except Exception:
+                log.exception("berichten versturen mislukt; opnieuw over %.0f s", ERROR_PAUSE_SECONDS)
+                pause = ERROR_PAUSE_SECONDS
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+            except TimeoutError:
+                pass
 
     async def _lane(self, stop: asyncio.Event, clock: Callable[[], datetime]) -> None:
         poll = max(0.05, self.settings.worker_poll_seconds)

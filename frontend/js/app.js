@@ -1,5 +1,5 @@
 // Startklaar entry point: starts the router and registers the service worker.
-import { start } from './router.js';
+import { start, navigate } from './router.js';
 import { startSync } from './store.js';
 
 // The page title follows the screen's heading (a step's title, "Welkom" before the first questions).
@@ -17,8 +17,17 @@ const routes = [
   { path: '/hulp/:gm/:id', title: heading('Hulp'), load: () => import('./screens/dienst.js') },
   { path: '/ik', title: 'Ik', load: () => import('./screens/ik.js') },
   { path: '/ik/gegevens/:stap', title: heading('Je gegevens'), load: onboarding },
+  ...[['/herinneringen', 'render'], ['/herinneringen/instellen', 'settings'], ['/berichten', 'inbox']].map(([p, fn]) => (
+    { path: '/ik' + p, title: heading('Herinneringen'), load: () => import('./screens/herinneringen.js').then((m) => ({ render: m[fn] })) })),
+  ...[['', 'render'], ['/uitnodigen', 'invite'], ['/logboek', 'log'], ['/:link', 'edit']].map(([p, fn]) => (
+    { path: '/ik/meekijken' + p, title: heading('Wie kijkt mee?'), load: () => import('./screens/meekijken.js').then((m) => ({ render: m[fn] })) })),
+  { path: '/ik/verwijderen', title: 'Verwijder je account', load: () => import('./screens/privacy.js').then((m) => ({ render: m.remove })) },
+  { path: '/privacy', title: 'Privacy', load: () => import('./screens/privacy.js') },
   { path: '/ik/:actie', title: heading('Ik'), load: () => import('./screens/account.js') },
   { path: '/nu-praten', title: 'Nu praten', load: () => import('./screens/nupraten.js') },
+  // The mentor's side: accept an invite, the dashboard, one jongere's shared steps.
+  ...[['/inloggen', 'loginFailed'], ['/meekijken', 'dashboard'], ['/meekijken/jongere/:link', 'jongere'], ['/meekijken/:code', 'accept']].map(([p, fn]) => (
+    { path: p, title: heading('Meekijken'), load: () => import('./screens/mentor.js').then((m) => ({ render: m[fn] })) })),
   // For gemeente editors; not in the menu, and (outside js/) not in the phone app's offline shell.
   ...['', '/:kaart', '/:kaart/:versie', '/:kaart/:versie/:dienst'].map((p) => (
     { path: '/beheer' + p, title: heading('Beheer'), load: () => import('../beheer/beheer.js') })),
@@ -58,4 +67,9 @@ if ('serviceWorker' in navigator) {
   else window.addEventListener('load', register, { once: true });
   // A new version took over while this page was open: offer a reload, never force one.
   navigator.serviceWorker.addEventListener('controllerchange', () => { if (hadController) showUpdate(); });
+  // A tapped reminder: the service worker asks an open app to show its step.
+  navigator.serviceWorker.addEventListener('message', (e) => {
+    const url = e.data && e.data.type === 'open' && e.data.url;
+    if (typeof url === 'string' && /^\/(?!\/)/.test(url)) navigate(url);
+  });
 }

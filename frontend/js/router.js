@@ -8,6 +8,9 @@ let notFound = null;
 let main = null;
 let current = null; // {path, route}
 let token = 0;
+// The page (path + query) the latest render is for, set before it starts: an in-page #anchor
+// while a screen is still loading must not start that screen again.
+let wanted = null;
 
 function compile(pattern) {
   const keys = [];
@@ -56,6 +59,7 @@ function failScreen(el) {
 
 async function render(path, { focus }) {
   const my = ++token;
+  wanted = location.pathname + location.search;
   const { route, params } = match(path);
   let mod;
   try {
@@ -107,7 +111,8 @@ export function navigate(to, { replace = false } = {}) {
 /** Put the screen's filters in the address (for reload and back) without rendering again. */
 export function setQuery(search) {
   history.replaceState(null, '', location.pathname + search);
-  if (current) current.key = location.pathname + location.search;
+  wanted = location.pathname + location.search;
+  if (current) current.key = wanted;
 }
 
 function onClick(e) {
@@ -133,7 +138,7 @@ export function start(el, table, fallback) {
   document.addEventListener('click', onClick);
   window.addEventListener('popstate', () => {
     // Only a real change of page re-renders; an in-page #anchor (the skip link) does not.
-    if (!current || current.key !== location.pathname + location.search) render(location.pathname, { focus: true });
+    if (wanted !== location.pathname + location.search) render(location.pathname, { focus: true });
   });
   return render(location.pathname, { focus: false });
 }

@@ -403,10 +403,18 @@ export async function changePassword(current_password, new_password) {
 }
 
 /** Log out and leave nothing behind on this phone. Throws ApiError(0) when offline. */
-export async function logout() {
+export async function logout({ everywhere = false } = {}) {
   await sync();
+  try { // this phone stops getting this person's reminders (offline: logging out fails below anyway)
+    const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
+    const sub = reg && reg.pushManager && await reg.pushManager.getSubscription();
+    if (sub) {
+      await del('/api/me/push-subscriptions', { body: { endpoint: sub.endpoint } }).catch((e) => { if (!e.status) throw e; });
+      await sub.unsubscribe();
+    }
+  } catch { /* no push here */ }
   try {
-    await del('/api/session');
+    await del('/api/session', everywhere ? { params: { overal: 'true' } } : undefined);
   } catch (err) {
     if (err.status === 0) throw err; // without internet the login would stay valid
   }

@@ -37,7 +37,7 @@ def test_production_cookies_are_secure(client: TestClient) -> None:
 
 def test_account_asks_no_email_phone_or_bsn(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()["components"]["schemas"]["AccountCreate"]["properties"]
-    assert set(schema) == {"username", "password", "display_name"}
+    assert set(schema) == {"username", "password", "display_name", "account_type"}
 
 
 def test_bad_signups_get_dutch_field_messages(client: TestClient) -> None:
@@ -158,3 +158,26 @@ def test_me_needs_a_login(client: TestClient) -> None:
     assert client.get("/api/me").status_code == 401
     assert client.delete("/api/session").status_code == 401
     assert client.post("/api/me/password", json={"current_password": "a", "new_password": "b"}).status_code == 401
+
+
+def test_sign_up_as_mentor_but_never_as_editor_or_admin(client: TestClient) -> None:
+    for role in ("editor", "admin"):
+        r = client.post(
+            "/api/accounts", json={"username": f"wil-{role}", "password": "lang-genoeg-42", "account_type": role}
+        )
+        assert r.status_code == 422, r.text
+    r = client.post("/api/accounts", json={"username": "anja", "password": "lang-genoeg-42", "account_type": "mentor"})
+    assert r.status_code == 201 and r.json()["account"]["role"] == "mentor"
+    assert client.get("/api/me").json()["role"] == "mentor"
+
+
+def test_log_out_everywhere_ends_every_session(client: TestClient) -> None:
+    body = signup(client, "overal")
+    phone = new_client(client)
+    login(phone, body["username"])
+    laptop = new_client(client)
+    login(laptop, body["username"])
+    assert phone.get("/api/me").status_code == 200 and laptop.get("/api/me").status_code == 200
+    assert phone.delete("/api/session", params={"overal": "true"}).status_code == 204
+    for c in (client, phone, laptop):
+        assert c.get("/api/me").status_code == 401

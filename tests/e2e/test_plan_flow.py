@@ -408,7 +408,7 @@ def test_login_recovery_password_and_logout_clears_the_phone(page: Page, live_se
 
     # Log out: the next person on this phone sees nothing.
     assert device_counts(page)["profile"] == 1
-    page.get_by_role("button", name="Uitloggen").click()
+    page.get_by_role("button", name="Uitloggen", exact=True).click()
     expect(h1(page)).to_have_text("Welkom bij Startklaar")
     expect(page.locator("main")).to_contain_text("Je bent uitgelogd.")
     assert device_counts(page) == {"cache": 0, "outbox": 0, "profile": 0, "progress": 0}

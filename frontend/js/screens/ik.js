@@ -42,7 +42,17 @@ export async function render(main) {
   const [profile, acc] = await Promise.all([getProfile(), account()]);
   if (!heading.isConnected) return;
   if (flash) main.append(h('p', { class: 'notice', role: 'status' }, flash));
-  main.append(details(profile, acc));
+  main.append(details(profile, acc), h('section', { 'aria-labelledby': 'ik-herinneringen' },
+    h('h2', { id: 'ik-herinneringen' }, 'Herinneringen'),
+    h('p', {}, 'Krijg een seintje als er een stap voor je klaarstaat.'),
+    h('p', {}, h('a', { class: 'btn btn-secondary', href: '/ik/herinneringen' }, 'Herinneringen en berichten'))),
+  acc && acc.role === 'mentor'
+    ? h('section', { 'aria-labelledby': 'ik-meekijken' }, h('h2', { id: 'ik-meekijken' }, 'Meekijken'),
+      h('p', {}, 'Bekijk hoe het gaat met de jongeren die jou uitnodigden.'),
+      h('p', {}, h('a', { class: 'btn btn-secondary', href: '/meekijken' }, 'Naar meekijken')))
+    : h('section', { 'aria-labelledby': 'ik-meekijken' }, h('h2', { id: 'ik-meekijken' }, 'Wie kijkt mee?'),
+      h('p', {}, 'Laat iemand die je vertrouwt met je meekijken. Jij kiest wat die persoon ziet.'),
+      h('p', {}, h('a', { class: 'btn btn-secondary', href: '/ik/meekijken' }, 'Wie kijkt mee?'))));
 
   const box = h('section', { 'aria-labelledby': 'ik-account' }, h('h2', { id: 'ik-account' }, 'Je account'));
   main.append(box);
@@ -54,6 +64,7 @@ export async function render(main) {
         h('a', { class: 'btn', href: '/ik/account' }, 'Maak een account'),
         h('a', { class: 'btn btn-secondary', href: '/ik/inloggen' }, 'Inloggen')),
       h('p', {}, h('a', { href: '/ik/herstel' }, 'Wachtwoord vergeten? Gebruik je herstelcode')));
+    main.append(h('p', {}, h('a', { href: '/privacy' }, 'Privacy: wat we bewaren en waarom')));
     return undefined;
   }
 
@@ -66,6 +77,21 @@ export async function render(main) {
   await showPending();
   const problem = h('p', { class: 'form-error', role: 'alert' });
   let busy = false;
+  const logoutButton = (label, options, done) => h('div', { class: 'actions' }, h('button', {
+    type: 'button', class: 'btn btn-secondary',
+    onclick: async () => {
+      if (busy) return;
+      busy = true;
+      problem.textContent = '';
+      try {
+        await logout(options);
+        setFlash(done);
+        navigate('/');
+      } catch (err) {
+        problem.textContent = err.status === 0 ? 'Je hebt nu geen internet. Uitloggen lukt alleen met internet.' : err.message;
+      } finally { busy = false; }
+    },
+  }, label));
   box.append(
     h('p', {}, 'Je bent ingelogd als ', h('strong', {}, acc.display_name ? `${acc.display_name} (${acc.username})` : acc.username), '.'),
     saved,
@@ -74,22 +100,18 @@ export async function render(main) {
     h('h3', {}, 'Uitloggen'),
     h('p', {}, 'Deel je deze telefoon? Log dan uit als je klaar bent. Dan ziet de volgende niets van jou.'),
     problem,
-    h('div', { class: 'actions' }, h('button', {
-      type: 'button', class: 'btn btn-secondary',
-      onclick: async () => {
-        if (busy) return;
-        busy = true;
-        problem.textContent = '';
-        try {
-          await logout();
-          setFlash('Je bent uitgelogd. Je gegevens staan niet meer op deze telefoon.');
-          navigate('/');
-        } catch (err) {
-          problem.textContent = err.status === 0 ? 'Je hebt nu geen internet. Uitloggen lukt alleen met internet.' : err.message;
-        } finally { busy = false; }
-      },
-    }, 'Uitloggen')),
+    logoutButton('Uitloggen', {}, 'Je bent uitgelogd. Je gegevens staan niet meer op deze telefoon.'),
+    h('p', {}, 'Ben je je telefoon kwijt? Log dan uit op al je apparaten.'),
+    logoutButton('Uitloggen op al je apparaten', { everywhere: true }, 'Je bent uitgelogd op al je apparaten.'),
   );
+  main.append(h('section', { 'aria-labelledby': 'ik-privacy' },
+    h('h2', { id: 'ik-privacy' }, 'Je gegevens'),
+    h('p', {}, 'Je mag altijd zien wat we over je bewaren. En je mag alles laten verwijderen.'),
+    h('ul', { class: 'todos' },
+      h('li', {}, h('a', { class: 'todo', href: '/api/me/export.html' }, h('span', { class: 'todo-title' }, 'Bekijk al je gegevens'))),
+      h('li', {}, h('a', { class: 'todo', href: '/api/me/export', download: '' }, h('span', { class: 'todo-title' }, 'Download je gegevens als bestand'))),
+      h('li', {}, h('a', { class: 'todo', href: '/privacy' }, h('span', { class: 'todo-title' }, 'Privacy: wat we bewaren en waarom'))),
+      h('li', {}, h('a', { class: 'todo', href: '/ik/verwijderen' }, h('span', { class: 'todo-title' }, 'Verwijder je account'))))));
   events.addEventListener('change', showPending);
   return () => events.removeEventListener('change', showPending);
 }

@@ -1,7 +1,7 @@
 // Vandaag: the few things to do now and how far you are per leefgebied. No profile yet: the welcome screen.
-import { h, add, takeFlash } from '../dom.js';
+import { h, add, takeFlash, setFlash } from '../dom.js';
 import { navigate } from '../router.js';
-import { loadPlan, prefetchContent } from '../store.js';
+import { loadPlan, prefetchContent, account } from '../store.js';
 import { dueLine, check } from '../plan-ui.js';
 
 const SHOW = 3;
@@ -47,6 +47,12 @@ export async function render(main) {
   const flash = takeFlash();
   const heading = h('h1', {}, 'Vandaag');
   main.append(heading);
+  const acc = await account();
+  if (acc && acc.role === 'mentor') { // someone who follows jongeren has no plan of their own
+    if (flash) setFlash(flash);
+    navigate('/meekijken', { replace: true });
+    return undefined;
+  }
   const { profile, plan, offline, error } = await loadPlan();
   if (!heading.isConnected) return;
   if (!profile) { heading.remove(); welcome(main, flash); return undefined; }
