@@ -66,7 +66,9 @@ def serve(
         migrate()
     # Every API process reads its settings from the environment; keep the generated secret for all.
     os.environ.setdefault("STARTKLAAR_SECRET_KEY", settings.secret_key)
-    uvicorn.run(
+    from backend.system import serving
+
+    config = uvicorn.Config(
         "backend.app:create_app",
         factory=True,
         host=host or settings.host,
@@ -76,6 +78,7 @@ def serve(
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         log_level=settings.log_level,
     )
+    serving.run(config)
 
 
 @cli.command()

@@ -151,19 +151,25 @@ self.addEventListener('push', (event) => {
     tag: data.tag || 'startklaar',
     icon: '/icons/icon-192.png',
     lang: 'nl',
-    data: { url: appPath(data.url || '/'), id: data.id },
+    data: { url: appPath(data.url || '/'), id: data.id, kind: data.kind },
   }));
 });
 
 // A tap opens the step: in an open Startklaar window (the app routes there itself), or in a new one.
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const url = appPath((event.notification.data || {}).url || '/');
+  const data = event.notification.data || {};
+  const url = new URL(appPath(data.url || '/'), self.location.origin);
+  // The app marks the reminder or message read when it opens the page (it has the session's CSRF token).
+  if (Number.isInteger(data.id) && (data.kind === 'reminder' || data.kind === 'message')) {
+    url.searchParams.set('gelezen', `${data.kind === 'message' ? 'bericht' : 'herinnering'}-${data.id}`);
+  }
+  const open = url.pathname + url.search + url.hash;
   event.waitUntil((async () => {
     const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     const win = wins.find((w) => w.focused) || wins[0];
-    if (!win) return self.clients.openWindow(url);
-    win.postMessage({ type: 'open', url });
+    if (!win) return self.clients.openWindow(open);
+    win.postMessage({ type: 'open', url: open });
     return win.focus();
   })());
 });

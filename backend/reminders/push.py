@@ -193,7 +193,14 @@ def reminder_text(content: Content, step_id: str) -> tuple[str, str, str]:
 def reminder_payload(content: Content, reminder_id: int, step_id: str) -> bytes:
     """What the service worker gets. It shows on the lock screen: no name, no birth date, no due date."""
     title, body, url = reminder_text(content, step_id)
-    data: dict[str, Any] = {"title": title, "body": body, "url": url, "tag": f"step-{step_id}", "id": reminder_id}
+    data: dict[str, Any] = {
+        "title": title,
+        "body": body,
+        "url": url,
+        "tag": f"step-{step_id}",
+        "id": reminder_id,
+        "kind": "reminder",  # with id: the app marks it read when the notification is tapped
+    }
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if len(raw) > PAYLOAD_LIMIT:  # cannot happen with titles of 60 characters; keep the promise anyway
         data["body"] = body[:200]

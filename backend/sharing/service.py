@@ -672,7 +672,14 @@ def claim_message_pushes(session: Session, now: datetime, limit: int = 100) -> l
         # A nudge names a jongere: on the lock screen it says nothing about her. Other messages are shown.
         title = f"Bericht van {r.sender_name}" if r.kind != NUDGE else "Iemand kan je hulp gebruiken"
         body = r.text if r.kind != NUDGE else "Er staat een stap open bij iemand met wie je meekijkt."
-        data = {"title": title[:80], "body": body, "url": r.url, "tag": f"message-{r.id}", "id": r.id}
+        data = {
+            "title": title[:80],
+            "body": body,
+            "url": r.url,
+            "tag": f"message-{r.id}",
+            "id": r.id,
+            "kind": "message",
+        }
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         jobs.extend(MessageJob(r.id, s, payload) for s in devices)  # type: ignore[arg-type]
     if no_device:

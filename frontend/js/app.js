@@ -1,6 +1,7 @@
 // Startklaar entry point: starts the router and registers the service worker.
 import { start, navigate } from './router.js';
 import { startSync } from './store.js';
+import { post } from './api.js';
 
 // The page title follows the screen's heading (a step's title, "Welkom" before the first questions).
 const heading = (fallback) => () => {
@@ -34,6 +35,22 @@ const routes = [
 ];
 const notFound = { title: 'Pagina niet gevonden', load: () => import('./screens/notfound.js') };
 
+/**
+ * A tapped notification opens its page with ?gelezen=herinnering-12 (or bericht-12): mark that one read,
+ * as opening it from the inbox does, and take the mark out of the address. Offline it stays new.
+ */
+function takeReadMark(to) {
+  const url = new URL(to, location.href);
+  const mark = url.searchParams.get('gelezen');
+  if (mark === null) return to;
+  url.searchParams.delete('gelezen');
+  const m = /^(herinnering|bericht)-([1-9][0-9]{0,9})$/.exec(mark);
+  if (m) post(`/api/me/${m[1] === 'bericht' ? 'messages' : 'reminders'}/${m[2]}/read`).catch(() => {});
+  return url.pathname + url.search + url.hash;
+}
+
+const opened = takeReadMark(location.href);
+if (opened !== location.pathname + location.search + location.hash) history.replaceState(null, '', opened);
 start(document.getElementById('main'), routes, notFound);
 startSync();
 
@@ -70,6 +87,6 @@ if ('serviceWorker' in navigator) {
   // A tapped reminder: the service worker asks an open app to show its step.
   navigator.serviceWorker.addEventListener('message', (e) => {
     const url = e.data && e.data.type === 'open' && e.data.url;
-    if (typeof url === 'string' && /^\/(?!\/)/.test(url)) navigate(url);
+    if (typeof url === 'string' && /^\/(?!\/)/.test(url)) navigate(takeReadMark(url));
   });
 }

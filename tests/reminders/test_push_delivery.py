@@ -55,13 +55,14 @@ def test_the_right_reminder_at_the_right_time(
             "url": f"/stappen/{STEP}",
             "tag": f"step-{STEP}",
             "id": row.id,
+            "kind": "reminder",
         }
     ]
     # Nothing about the person on the lock screen.
     for m in messages:
         text = str(m)
         assert profile_body(b18)["birth_date"] not in text and row.due_on.isoformat() not in text
-        assert set(m) == {"title", "body", "url", "tag", "id"}
+        assert set(m) == {"title", "body", "url", "tag", "id", "kind"}
 
     # Nothing is sent twice.
     assert run_round(settings, engine, at + timedelta(minutes=5)).pushes == 0
