@@ -10,8 +10,9 @@ router = APIRouter(tags=["systeem"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up (no database call: this must stay cheap)."""
+async def healthz() -> dict[str, str]:
+    """The process is up (no database call: this must stay cheap). On the event loop, not in the thread pool:
+    a pool busy with slow requests must not make the liveness check fail and get a healthy process killed."""
     return {"status": "ok"}
 
 
