@@ -43,6 +43,30 @@ RETRY = 1.0  # seconds between attempts to listen again
 WATCHED = ("auth_session", "user_profile", "user_account")
 
 Row = tuple[int, datetime, datetime, int, datetime]
+EVERYONE = "*"
+
+
+def _whose(statement: str, parameters: Any, into: set[int | str]) -> bool:
+    """Add the user ids and session token hashes a write names in its parameters; False when it names none
+    (then it may touch anyone's rows, and everything kept is forgotten)."""
+    rows = parameters if isinstance(parameters, list | tuple) else [parameters]
+    account = "user_account" in statement
+    found = False
+    for row in rows:
+        if not isinstance(row, dict):
+            return False  # positional parameters: cannot tell
+        for name, value in row.items():
+            if "token_hash" in name and isinstance(value, str):
+                into.add(value)
+                found = True
+            elif ("user_id" in name or (account and name in ("id", "id_1", "user_account_id"))) and isinstance(
+                value, int
+            ):
+                into.add(value)
+                found = True
+            elif "user_id" in name or "token_hash" in name:
+                return False  # e.g. IN (...) with a list: cannot tell cheaply
+    return found
 
 
 def _aware(value: datetime) -> datetime:
@@ -68,16 +92,36 @@ class ReadPool:
         self._engine = weakref.ref(engine)
         event.listen(engine, "before_cursor_execute", self._watch_statement)
         event.listen(engine, "commit", self._before_commit)
+        event.listen(engine, "rollback", self._after_rollback)
 
     # --- writes in this process ---------------------------------------------------------------------
 
-    def _watch_statement(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement[:6].upper() in ("UPDATE", "DELETE", "TRUNCA") and any(t in statement for t in WATCHED):
-            conn.info["sk_session_write"] = True
+    def _watch_statement(self, conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement[:6].upper() not in ("UPDATE", "DELETE", "TRUNCA") or not any(t in statement for t in WATCHED):
+            return
+        changed: set[int | str] = conn.info.setdefault("sk_session_changes", set())
+        if not _whose(statement, parameters, changed):
+            changed.add(EVERYONE)
 
     def _before_commit(self, conn: Any) -> None:
-        if conn.info.pop("sk_session_write", False):
+        changed = conn.info.pop("sk_session_changes", None)
+        if not changed:
+            return
+        if EVERYONE in changed:
             self.forget_all()
+            return
+        self._generation += 1
+        for who in changed:
+            if isinstance(who, int):
+                for key in self._by_user.pop(who, ()):
+                    self._kept.pop(key, None)
+            else:
+                kept = self._kept.pop(who, None)
+                if kept is not None:
+                    self._by_user.get(kept[1][0], set()).discard(who)
+
+    def _after_rollback(self, conn: Any) -> None:
+        conn.info.pop("sk_session_changes", None)
 
     # --- what is kept -------------------------------------------------------------------------------
 
@@ -183,6 +227,7 @@ class ReadPool:
         if engine is not None and event.contains(engine, "commit", self._before_commit):
             event.remove(engine, "before_cursor_execute", self._watch_statement)
             event.remove(engine, "commit", self._before_commit)
+            event.remove(engine, "rollback", self._after_rollback)
         self._listening = False
         self.forget_all()
         listener, self._listener = self._listener, None

@@ -135,3 +135,33 @@ def test_nothing_is_kept_when_notifications_do_not_arrive(
         with elsewhere.begin() as c:
             c.execute(text("DELETE FROM auth_session"))
         assert client.get("/api/me/plan").status_code == 401
+
+
+def test_a_tick_forgets_only_that_persons_session_row(client: TestClient, engine: Engine) -> None:
+    """Ticks are frequent: one person's tick must not send everyone's next plan read to the database."""
+    if engine.dialect.name != "postgresql":  # SQLite keeps nothing
+        assert _hits(engine) == 0
+        return
+    devices = []
+    for _ in range(2):
+        client.cookies.clear()
+        _ready(client, engine)
+        devices.append((client.cookies.get("sk_session"), client.headers["X-CSRF-Token"]))
+
+    def use(n: int) -> None:
+        client.cookies.clear()
+        client.cookies.set("sk_session", devices[n][0])
+        client.headers["X-CSRF-Token"] = devices[n][1]
+
+    use(0)
+    plan = client.get("/api/me/plan").json()
+    step = plan["items"][0]["step_id"]
+    tick = {"state": "done", "client_updated_at": "2026-11-22T12:00:00Z", "client_id": "device-a-0001"}
+    assert client.put(f"/api/me/progress/{step}", json=tick).status_code == 200
+    use(1)
+    before = _hits(engine)
+    assert client.get("/api/me/plan").status_code == 200
+    assert _hits(engine) == before + 1, "the other person's row was still kept"
+    use(0)
+    mine = {i["step_id"]: i["state"] for i in client.get("/api/me/plan").json()["items"]}
+    assert mine[step] == "done", "the ticking person's plan shows the tick at once"
