@@ -144,7 +144,7 @@ local cookies = {}
 local n = 0
 request = function()
   n = n + 1
-  local headers = {}
+  local headers = {["Accept-Encoding"] = "gzip"}  -- as every browser sends it
   if #cookies > 0 then headers["Cookie"] = cookies[(n %% #cookies) + 1] end
   return wrk.format("GET", "%(path)s", headers)
 end

@@ -89,7 +89,11 @@ async def get_plan(request: Request) -> Response:
         body = await run_in_threadpool(_plan_body, request)
     if body is None:
         raise AppError(404, "Vul eerst je gegevens in. Dan maken we je plan.")
-    return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-cache"})
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):  # compressed once per plan, not per read
+        body = service.gzipped(body)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/me/progress", response_model=list[ProgressOut])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -172,10 +173,13 @@ class _LRU:
                 self._data.move_to_end(key)
             return value
 
-    def drop_user(self, user_id: int) -> None:
+    def drop_user(self, user_id: int) -> list[bytes]:
         with self._lock:
-            for key in [k for k in self._data if k[0] == user_id]:
-                del self._data[key]
+            return [self._data.pop(k) for k in [k for k in self._data if k[0] == user_id]]
+
+    def drop(self, key: tuple[object, ...]) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
     def put(self, key: tuple[object, ...], value: bytes) -> None:
         if self.size <= 0:
@@ -191,14 +195,30 @@ class _LRU:
 _plan_cache = _LRU(4096)
 
 
+# The same plans gzipped, keyed by the plan's bytes (the very object the plan cache holds, whose hash Python
+# keeps): phones always ask for gzip, and compressing ~12 KB on every read cost more than the rest of the read.
+_gzip_cache = _LRU(1024)
+
+
 def configure_plan_cache(size: int) -> None:
-    global _plan_cache
+    global _plan_cache, _gzip_cache
     _plan_cache = _LRU(size)
+    _gzip_cache = _LRU(max(1, size // 4))
+
+
+def gzipped(body: bytes) -> bytes:
+    key = (body,)
+    packed = _gzip_cache.get(key)
+    if packed is None:
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        _gzip_cache.put(key, packed)
+    return packed
 
 
 def forget_plans(user_id: int) -> None:
     """After deleting an account: SQLite may give the next new account the same id (and revision)."""
-    _plan_cache.drop_user(user_id)
+    for body in _plan_cache.drop_user(user_id):
+        _gzip_cache.drop((body,))
 
 
 def user_plan_json(session: Session, user_id: int, today: date) -> bytes | None:

@@ -70,6 +70,26 @@ def test_profile_then_plan(jongere: TestClient) -> None:
     assert plan["progress"]
 
 
+def test_plan_comes_gzipped_to_phones_and_follows_each_tick(jongere: TestClient) -> None:
+    """Phones ask for gzip; the compressed plan is kept, so it must change with the plan itself."""
+    plain = jongere.get("/api/me/plan", headers={"Accept-Encoding": "identity"})
+    packed = jongere.get("/api/me/plan", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+    for r in (plain, packed):
+        assert "Accept-Encoding" in r.headers["vary"] and r.headers["cache-control"] == "private, no-cache"
+    assert packed.json() == plain.json()
+
+    step = plain.json()["items"][0]["step_id"]
+    tick = {"state": "done", "client_updated_at": datetime.now(UTC).isoformat(), "client_id": "gzip-test-0001"}
+    assert jongere.put(f"/api/me/progress/{step}", json=tick).status_code == 200
+    again = jongere.get("/api/me/plan", headers={"Accept-Encoding": "gzip"})
+    assert again.headers["content-encoding"] == "gzip"
+    assert {i["step_id"]: i["state"] for i in again.json()["items"]}[step] == "done"
+    assert again.json() == jongere.get("/api/me/plan", headers={"Accept-Encoding": "identity"}).json()
+
+
 def test_plan_without_profile_says_what_to_do(client: TestClient) -> None:
     signup(client)
     r = client.get("/api/me/plan")
