@@ -24,6 +24,7 @@ from backend.accounts.oidc_routes import router as oidc_router
 from backend.accounts.routes import router as accounts_router
 from backend.checklists.routes import router as checklists_router
 from backend.checklists.service import close_read_pool, configure_plan_cache
+from backend.checklists.shortcut import PlanShortcut
 from backend.config import Settings
 from backend.db import make_engine
 from backend.gemeenten.routes import router as gemeenten_router
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limit = max_in_flight(app.state.engine, settings.max_in_flight)
     if limit is not None:
         app.add_middleware(InFlightLimit, limit=limit)
+    app.add_middleware(PlanShortcut)  # inside GZip and the security headers: answers look the same
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
     app.state.security_headers = header_list(hsts=settings.is_production)  # for the last-resort 500

@@ -77,23 +77,16 @@ async def get_plan(request: Request) -> Response:
     # The most frequent request (bench/plan_load.py). Hot path: one query without a transaction and the
     # cached plan; SQLite answers in microseconds in this process, PostgreSQL through a few async
     # connections (fastpath.py): neither takes a thread hop.
-    engine = request.app.state.engine
     token = request.cookies.get(SESSION_COOKIE)
-    body = None
-    if token:
-        if engine.dialect.name == "sqlite":
-            body = service.cached_plan_for_token(engine, token, today_nl())
-        else:
-            body = await service.cached_plan_for_token_async(engine, token, today_nl())
+    body = await service.plan_at_hand(request.app.state.engine, token) if token else None
     if body is None:  # the full path: session check (and touch), plan computed and cached
         body = await run_in_threadpool(_plan_body, request)
     if body is None:
         raise AppError(404, "Vul eerst je gegevens in. Dan maken we je plan.")
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("accept-encoding", ""):  # compressed once per plan, not per read
-        body = service.gzipped(body)
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type="application/json", headers=headers)
+    body, headers = service.plan_response(body, request.headers.get("accept-encoding", ""))
+    response = Response(body)
+    response.raw_headers = [(b"content-length", str(len(body)).encode()), *headers]
+    return response
 
 
 @router.get("/me/progress", response_model=list[ProgressOut])

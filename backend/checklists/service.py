@@ -23,7 +23,7 @@ from backend.checklists.content import Content, load_content
 from backend.checklists.fastpath import ReadPool
 from backend.checklists.models import ProfileIn, ProgressIn, StepProgress, UserProfile
 from backend.checklists.plan import STATES, Plan, Profile, compute_plan, validate_profile
-from backend.clock import nl_date
+from backend.clock import nl_date, today_nl
 from backend.db import dialect_insert
 from backend.errors import FieldErrors
 from backend.gemeenten.service import get_gemeente
@@ -290,6 +290,26 @@ async def cached_plan_for_token_async(engine: Engine, token: str, today: date) -
     if not accounts_service.session_is_fresh(expires_at, last_used_at, utcnow()):
         return None
     return _plan_cache.get((user_id, revision, updated_at, today, content().version))
+
+
+async def plan_at_hand(engine: Engine, token: str) -> bytes | None:
+    """The cached plan for this session cookie when it needs no thread and no transaction (SQLite: one
+    query in this process; PostgreSQL: the kept session row or one async query); None: take the full path."""
+    if engine.dialect.name == "sqlite":
+        return cached_plan_for_token(engine, token, today_nl())
+    return await cached_plan_for_token_async(engine, token, today_nl())
+
+
+PLAN_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"private, no-cache")]
+GZIP_HEADERS = [*PLAN_HEADERS, (b"vary", b"Accept-Encoding"), (b"content-encoding", b"gzip")]
+
+
+def plan_response(body: bytes, accept_encoding: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """Body and headers of a plan answer: gzipped (once per plan) for every client that accepts it. The
+    GZip middleware passes an encoded body on as it is, and adds Vary itself to a plain one."""
+    if "gzip" in accept_encoding:
+        return gzipped(body), GZIP_HEADERS
+    return body, PLAN_HEADERS
 
 
 async def close_read_pool(engine: Engine) -> None:

@@ -90,6 +90,41 @@ def test_plan_comes_gzipped_to_phones_and_follows_each_tick(jongere: TestClient)
     assert again.json() == jongere.get("/api/me/plan", headers={"Accept-Encoding": "identity"}).json()
 
 
+def test_plan_from_the_shortcut_looks_exactly_like_the_full_path(jongere: TestClient) -> None:
+    """backend/checklists/shortcut.py answers cached plans before routing: same headers, same body."""
+    from backend.checklists.shortcut import PlanShortcut
+
+    shortcut = _middleware(jongere.app, PlanShortcut)
+    for accept in ("identity", "gzip, deflate"):
+        step = jongere.get("/api/me/plan").json()["items"][1]["step_id"]
+        tick = {
+            "state": "done",
+            "client_updated_at": datetime.now(UTC).isoformat(),
+            "client_id": f"shortcut-{accept[:4]}-01",
+        }
+        assert jongere.put(f"/api/me/progress/{step}", json=tick).status_code == 200
+        before = shortcut.served
+        full = jongere.get("/api/me/plan", headers={"Accept-Encoding": accept})  # the plan changed: full path
+        assert shortcut.served == before
+        fast = jongere.get("/api/me/plan", headers={"Accept-Encoding": accept})
+        assert shortcut.served == before + 1, "the second read came from the shortcut"
+        assert fast.status_code == full.status_code == 200
+        assert dict(fast.headers) == dict(full.headers)
+        assert fast.content == full.content
+        assert {i["step_id"]: i["state"] for i in fast.json()["items"]}[step] == "done"
+    # Without a valid session the shortcut answers nothing: the normal 401.
+    jongere.cookies.set("sk_session", "not-a-session")
+    assert jongere.get("/api/me/plan").status_code == 401
+
+
+def _middleware(app: Any, kind: type) -> Any:
+    layer = app.middleware_stack
+    while layer is not None and not isinstance(layer, kind):
+        layer = getattr(layer, "app", None)
+    assert layer is not None, f"{kind.__name__} is in the middleware stack"
+    return layer
+
+
 def test_plan_without_profile_says_what_to_do(client: TestClient) -> None:
     signup(client)
     r = client.get("/api/me/plan")
