@@ -16,6 +16,11 @@ def today_nl() -> date:
     return datetime.now(NL).date()
 
 
+def aware(moment: datetime) -> datetime:
+    """A time read back without zone (SQLite keeps none) is UTC: that is how everything is stored."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def nl_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -23,10 +22,7 @@ from backend import migrate
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import make_engine
-from tests.dbutil import PG_URL, create_pg_database, drop_pg_database
-
-TEST_SECRET = "test-secret-" + "x" * 40
-
+from tests.dbutil import PG_URL, app_settings, create_pg_database, drop_pg_database, empty_pg_tables
 
 # --- databases -------------------------------------------------------------------------------------
 
@@ -43,10 +39,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Tables that hold reference data, kept between tests; every other table is emptied before each test.
-REFERENCE_TABLES = {"alembic_version", "gemeente"}
-
-
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """One migrated PostgreSQL database for this run (created fresh, dropped at the end)."""
@@ -58,15 +50,6 @@ def pg_database() -> Iterator[str]:
     engine.dispose()
     yield url
     drop_pg_database(url)
-
-
-def _empty_pg_tables(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        names = [t for t in inspect(conn).get_table_names() if t not in REFERENCE_TABLES]
-        if names:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -82,20 +65,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("pg_database")
-        _empty_pg_tables(url)
+        empty_pg_tables(url)
         yield url
 
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key=TEST_SECRET,
-        embedded_worker=False,
-        base_url="http://localhost",
-    )
+    return app_settings(db_url, tmp_path / "data")
 
 
 @pytest.fixture

@@ -21,12 +21,14 @@ import logging
 import secrets
 import time
 import weakref
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from backend.clock import aware
 
 log = logging.getLogger("startklaar.plan")
 
@@ -69,10 +71,6 @@ def _whose(statement: str, parameters: Any, into: set[int | str]) -> bool:
     return found
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class ReadPool:
     """A tiny async connection pool bound to one event loop (made again if the loop changes, as in tests),
     with the rows it found kept while a LISTEN connection reports every change to them."""
@@ -113,12 +111,9 @@ class ReadPool:
         self._generation += 1
         for who in changed:
             if isinstance(who, int):
-                for key in self._by_user.pop(who, ()):
-                    self._kept.pop(key, None)
+                self._forget_user(who)
             else:
-                kept = self._kept.pop(who, None)
-                if kept is not None:
-                    self._by_user.get(kept[1][0], set()).discard(who)
+                self._forget_token(who)
 
     def _after_rollback(self, conn: Any) -> None:
         conn.info.pop("sk_session_changes", None)
@@ -135,14 +130,20 @@ class ReadPool:
             self.forget_all()
             return
         self._generation += 1
-        for key in self._by_user.pop(int(payload), ()):
+        self._forget_user(int(payload))
+
+    def _forget_user(self, user_id: int) -> None:
+        for key in self._by_user.pop(user_id, ()):
             self._kept.pop(key, None)
+
+    def _forget_token(self, token_hash: str) -> None:
+        kept = self._kept.pop(token_hash, None)
+        if kept is not None:
+            self._by_user.get(kept[1][0], set()).discard(token_hash)
 
     def _keep(self, token_hash: str, row: Row, now: float) -> None:
         if len(self._kept) >= MAX_KEPT:  # the oldest goes (dicts keep insertion order)
-            old_key = next(iter(self._kept))
-            _, old = self._kept.pop(old_key)
-            self._by_user.get(old[0], set()).discard(old_key)
+            self._forget_token(next(iter(self._kept)))
         self._kept[token_hash] = (now, row)
         self._by_user.setdefault(row[0], set()).add(token_hash)
 
@@ -216,7 +217,7 @@ class ReadPool:
         if found is None:
             return None
         user_id, expires_at, last_used_at, revision, updated_at = found
-        row = int(user_id), _aware(expires_at), _aware(last_used_at), int(revision), _aware(updated_at)
+        row = int(user_id), aware(expires_at), aware(last_used_at), int(revision), aware(updated_at)
         if self._listening and generation == self._generation:
             self._keep(token_hash, row, now)
         return row

@@ -74,13 +74,9 @@ def _plan_body(request: Request) -> bytes | None:
 @router.get("/me/plan", response_model=PlanOut, responses={401: {}, 404: {}})
 async def get_plan(request: Request) -> Response:
     """Je plan: je stappen met datum, in de bakjes nu doen, binnenkort, later en klaar."""
-    # The most frequent request (bench/plan_load.py). Hot path: one query without a transaction and the
-    # cached plan; SQLite answers in microseconds in this process, PostgreSQL through a few async
-    # connections (fastpath.py): neither takes a thread hop.
-    token = request.cookies.get(SESSION_COOKIE)
-    body = await service.plan_at_hand(request.app.state.engine, token) if token else None
-    if body is None:  # the full path: session check (and touch), plan computed and cached
-        body = await run_in_threadpool(_plan_body, request)
+    # The most frequent request (bench/plan_load.py). A cached plan for a fresh session was already answered
+    # by shortcut.py before routing; here the full path: session check (and touch), plan computed and cached.
+    body = await run_in_threadpool(_plan_body, request)
     if body is None:
         raise AppError(404, "Vul eerst je gegevens in. Dan maken we je plan.")
     body, headers = service.plan_response(body, request.headers.get("accept-encoding", ""))

@@ -9,8 +9,10 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import psycopg
 from sqlalchemy import bindparam
@@ -23,7 +25,7 @@ from backend.checklists.content import Content, load_content
 from backend.checklists.fastpath import ReadPool
 from backend.checklists.models import ProfileIn, ProgressIn, StepProgress, UserProfile
 from backend.checklists.plan import STATES, Plan, Profile, compute_plan, validate_profile
-from backend.clock import nl_date, today_nl
+from backend.clock import aware, nl_date, today_nl
 from backend.db import dialect_insert
 from backend.errors import FieldErrors
 from backend.gemeenten.service import get_gemeente
@@ -92,7 +94,7 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     check_progress_key(key, content())
     if body.state not in STATES:
         raise FieldErrors({"state": "Kies een geldige status."})
-    stamp = min(_aware(body.client_updated_at), utcnow() + MAX_CLOCK_SKEW)
+    stamp = min(aware(body.client_updated_at), utcnow() + MAX_CLOCK_SKEW)
     values = {"state": body.state, "client_updated_at": stamp, "client_id": body.client_id, "updated_at": utcnow()}
     # Both steps are single statements, so two devices ticking at the same moment cannot mix their writes:
     # insert if absent; otherwise update only when this tick is new and not older than the stored one.
@@ -126,7 +128,7 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     _bump_revision(session, user_id)
     reminders.recompute_for(session, user_id)
     return ProgressResult(row, applied=True)
-    if row.client_id == body.client_id or _aware(row.client_updated_at) > stamp:
+    if row.client_id == body.client_id or aware(row.client_updated_at) > stamp:
         return ProgressResult(row, applied=False)
     row.state = body.state
     row.client_updated_at = stamp
@@ -142,10 +144,6 @@ def _bump_revision(session: Session, user_id: int) -> None:
     session.exec(  # type: ignore[call-overload]
         update(UserProfile).where(col(UserProfile.user_id) == user_id).values(revision=UserProfile.revision + 1)
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def list_progress(session: Session, user_id: int) -> list[StepProgress]:
@@ -263,10 +261,15 @@ def cached_plan_for_token(engine: Engine, token: str, today: date) -> bytes | No
     stale session, no profile, plan not cached): the caller then runs it."""
     with engine.connect() as conn:
         found = conn.execute(_FAST_PLAN, {"token_hash": accounts_service.token_hash(token)}).first()
+    return _cached_plan(found, today)
+
+
+def _cached_plan(found: Sequence[Any] | None, today: date) -> bytes | None:
+    """The cached plan for a (user_id, expires_at, last_used_at, revision, updated_at) row of a fresh session."""
     if found is None:
         return None
     user_id, expires_at, last_used_at, revision, updated_at = found
-    if not accounts_service.session_is_fresh(_aware(expires_at), _aware(last_used_at), utcnow()):
+    if not accounts_service.session_is_fresh(aware(expires_at), aware(last_used_at), utcnow()):
         return None
     return _plan_cache.get((user_id, revision, updated_at, today, content().version))
 
@@ -284,12 +287,7 @@ async def cached_plan_for_token_async(engine: Engine, token: str, today: date) -
     except psycopg.Error as exc:  # the full path gives the proper answer (or a 503)
         log.warning("snelle plan-lezing mislukt: %s", type(exc).__name__)
         return None
-    if found is None:
-        return None
-    user_id, expires_at, last_used_at, revision, updated_at = found
-    if not accounts_service.session_is_fresh(expires_at, last_used_at, utcnow()):
-        return None
-    return _plan_cache.get((user_id, revision, updated_at, today, content().version))
+    return _cached_plan(found, today)
 
 
 async def plan_at_hand(engine: Engine, token: str) -> bytes | None:

@@ -30,6 +30,7 @@ from backend.accounts import service as accounts
 from backend.accounts.models import AuthSession, OidcIdentity, RateLimitHit, UserAccount
 from backend.checklists import service as checklists
 from backend.checklists.models import StepProgress, UserProfile
+from backend.clock import aware
 from backend.errors import AppError, FieldErrors
 from backend.gemeenten.service import get_gemeente
 from backend.kaart.models import KaartApiClient, KaartCorrection, KaartCurrent, KaartEditor, KaartVersion
@@ -57,7 +58,6 @@ from backend.privacy.models import (
     ExportView,
 )
 from backend.reminders.models import PushSubscription, Reminder, ReminderPreferences
-from backend.reminders.push import aware
 from backend.sharing import service as sharing
 from backend.sharing.models import ENCOURAGEMENT, NUDGE, RETENTION, ROLE_LABELS, AuditEntry, Message, ShareLink
 

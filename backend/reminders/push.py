@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
@@ -403,7 +403,3 @@ class PushSender:
                 status_code=status,
                 retry_after=parse_retry_after(response.headers.get("retry-after")) if outcome == RETRY else None,
             )
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -35,7 +35,7 @@ from backend.accounts.models import utcnow
 from backend.checklists.content import Content, load_content
 from backend.checklists.models import StepProgress, UserProfile
 from backend.checklists.plan import Profile, reminder_moments
-from backend.clock import NL, nl_date, now_utc
+from backend.clock import NL, aware, nl_date, now_utc
 from backend.db import dialect_insert
 from backend.errors import AppError, FieldErrors
 from backend.reminders import push
@@ -362,7 +362,7 @@ def _item(row: Reminder, catalogue: Content) -> InboxItem:
         title=title,
         body=body,
         url=url,
-        due_at=push.aware(row.send_at),
+        due_at=aware(row.send_at),
         status=row.status,
         read=row.read_at is not None,
     )
@@ -389,7 +389,7 @@ def inbox(session: Session, user_id: int, now: datetime | None = None, limit: in
 def mark_read(session: Session, user_id: int, reminder_id: int, now: datetime | None = None) -> InboxItem:
     now = now or now_utc()
     row = session.get(Reminder, reminder_id)
-    if row is None or row.user_id != user_id or push.aware(row.send_at) > now:
+    if row is None or row.user_id != user_id or aware(row.send_at) > now:
         raise AppError(404, "Deze herinnering bestaat niet (meer).")
     if row.read_at is None:
         row.read_at = now
@@ -463,7 +463,7 @@ def claim(session: Session, worker_id: str, now: datetime, lease_until: datetime
     )
     rows = session.execute(stmt).all()
     return sorted(
-        (Claimed(r.id, r.user_id, r.step_id, r.rule_id, r.due_on, push.aware(r.send_at), r.attempts) for r in rows),
+        (Claimed(r.id, r.user_id, r.step_id, r.rule_id, r.due_on, aware(r.send_at), r.attempts) for r in rows),
         key=lambda c: c.id,
     )
 
@@ -578,7 +578,7 @@ def _ttls(session: Session, reminders: list[Claimed], now: datetime) -> dict[int
             _R.c.user_id.in_(users), _R.c.status == PENDING, _R.c.send_at > now
         )
     ):
-        following[(r.user_id, r.step_id)].append(push.aware(r.send_at))
+        following[(r.user_id, r.step_id)].append(aware(r.send_at))
     ttl: dict[int, int] = {}
     for c in reminders:
         later = [t for t in following.get((c.user_id, c.step_id), []) if t > c.send_at]

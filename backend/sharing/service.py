@@ -22,7 +22,7 @@ from backend.accounts.models import UserAccount
 from backend.checklists import service as checklists
 from backend.checklists.models import StepProgress, UserProfile
 from backend.checklists.plan import age_on
-from backend.clock import NL, nl_date
+from backend.clock import NL, aware, nl_date
 from backend.errors import AppError, FieldErrors
 from backend.reminders import push
 from backend.reminders import service as reminders
@@ -215,7 +215,7 @@ def _usable_invite(session: Session, code: str, now: datetime) -> Invite:
         raise AppError(410, "Deze uitnodiging is ingetrokken. Vraag de jongere om een nieuwe.")
     if row.used_at is not None:
         raise AppError(410, "Deze uitnodiging is al gebruikt. Een code werkt maar één keer.")
-    if push.aware(row.expires_at) <= now:
+    if aware(row.expires_at) <= now:
         raise AppError(410, "Deze uitnodiging is verlopen (na 7 dagen). Vraag de jongere om een nieuwe.")
     return row
 
@@ -440,7 +440,7 @@ def _view(session: Session, link: ShareLink, today: date) -> _View:
         "leefgebieden": progress,
         "overdue": sum(1 for s in steps if s.overdue),
         "due_soon": sum(1 for s in steps if s.state == "todo" and not s.overdue and s.due_date <= soon),
-        "last_activity": push.aware(last) if last else None,
+        "last_activity": aware(last) if last else None,
         "has_plan": plan is not None,
     }
     return _View(summary, steps)

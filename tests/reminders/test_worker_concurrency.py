@@ -23,7 +23,7 @@ from backend.reminders import push
 from backend.reminders.models import PushSubscription, Reminder, ReminderDelivery, ReminderPreferences
 from backend.reminders.service import send_moment
 from backend.reminders.worker import LANES
-from tests.conftest import TEST_SECRET
+from tests.dbutil import TEST_SECRET
 from tests.reminders.conftest import DeviceKeys, device_keys, make_user
 from tests.reminders.sink import Sink
 

@@ -34,14 +34,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
 from backend.accounts.deps import CSRF_HEADER
 from backend.accounts.models import UserAccount
 from backend.app import create_app
-from backend.config import Settings
 from backend.reminders.models import PushSubscription
+from tests.dbutil import app_settings, empty_pg_tables
 from tests.security.world import (
     NEW_PASSWORD,
     PASSWORD,
@@ -56,10 +55,6 @@ from tests.security.world import (
     push_keys,
     unique,
 )
-
-TEST_SECRET = "test-secret-" + "x" * 40
-REFERENCE_TABLES = {"alembic_version", "gemeente"}
-
 
 # --- expectations ----------------------------------------------------------------------------------------
 
@@ -566,15 +561,6 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 # --- databases and worlds, one per module and database ----------------------------------------------------
 
 
-def _empty_pg_tables(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        names = [t for t in inspect(conn).get_table_names() if t not in REFERENCE_TABLES]
-        if names:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def matrix_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """One app and database for the whole matrix on this backend (the shared world and the fresh ones)."""
@@ -585,16 +571,8 @@ def matrix_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("pg_database")
-        _empty_pg_tables(url)
-    settings = Settings(
-        env="test",
-        data_dir=tmp / "data",
-        database_url=url,
-        secret_key=TEST_SECRET,
-        embedded_worker=False,
-        base_url="http://localhost",
-    )
-    app = create_app(settings)
+        empty_pg_tables(url)
+    app = create_app(app_settings(url, tmp / "data"))
     yield app
     app.state.engine.dispose()
 

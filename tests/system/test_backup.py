@@ -37,8 +37,7 @@ from backend.cli import cli
 from backend.config import Settings
 from backend.system import backup
 from tests.accounts.helpers import login, new_client, signup
-from tests.conftest import TEST_SECRET
-from tests.dbutil import PG_URL
+from tests.dbutil import PG_URL, app_settings
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 PROFILE = {"birth_date": "2008-03-14", "gemeente_code": "GM0363", "situation": "instelling"}
@@ -352,15 +351,7 @@ def test_postgres_pg_dump_and_pg_restore_give_the_same_rows(pg_databases: list[s
         engine.dispose()
     apps = []
     for url in (src, dst):
-        s = Settings(
-            env="test",
-            data_dir=tmp_path / "data",
-            database_url=url,
-            secret_key=TEST_SECRET,
-            embedded_worker=False,
-            base_url="http://localhost",
-        )
-        apps.append(create_app(s))
+        apps.append(create_app(app_settings(url, tmp_path / "data")))
     try:
         with TestClient(apps[0], base_url="http://localhost") as c:
             people = _people(c, 3)

@@ -39,7 +39,7 @@ from backend.checklists.content import load_content
 from backend.config import Settings
 from backend.kaart import service
 from tests.accounts.helpers import PASSWORD, signup
-from tests.conftest import TEST_SECRET
+from tests.dbutil import app_settings
 from tests.kaart.kaart_api import A, csv_bytes, make_admin, make_editor, row, upload, upload_and_publish
 
 STEPS = list(load_content().steps)
@@ -47,14 +47,7 @@ OUTAGE_MESSAGES = {errors.DB_FULL, errors.DB_READ_ONLY, errors.DB_BUSY, errors.D
 
 
 def _settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key=TEST_SECRET,
-        embedded_worker=False,
-        base_url="http://localhost",
-    )
+    return app_settings(db_url, tmp_path / "data")
 
 
 def _tick(c: httpx.Client | TestClient, step: str, state: str = "done") -> httpx.Response:
