@@ -11,7 +11,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -35,6 +35,10 @@ log = logging.getLogger("startklaar.plan")
 
 # A device clock ahead of the server would win every later conflict; cap it.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Older ticks cannot be real (the app did not exist): a phone whose clock was reset. Refusing them also keeps
+# the plan's date arithmetic ('after: step + N days') far from datetime's limits.
+EARLIEST_TICK = datetime(2000, 1, 1, tzinfo=UTC)
+WRONG_CLOCK = "Deze datum kan niet kloppen. Kijk of de datum en tijd op je telefoon goed staan."
 _PROGRESS_KEY = re.compile(r"^(?P<step>[a-z0-9][a-z0-9-]{0,70})(?:@(?P<year>\d{4}))?$")
 
 
@@ -94,7 +98,7 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     check_progress_key(key, content())
     if body.state not in STATES:
         raise FieldErrors({"state": "Kies een geldige status."})
-    stamp = min(aware(body.client_updated_at), utcnow() + MAX_CLOCK_SKEW)
+    stamp = _tick_time(body.client_updated_at)
     values = {"state": body.state, "client_updated_at": stamp, "client_id": body.client_id, "updated_at": utcnow()}
     # Both steps are single statements, so two devices ticking at the same moment cannot mix their writes:
     # insert if absent; otherwise update only when this tick is new and not older than the stored one.
@@ -128,16 +132,19 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     _bump_revision(session, user_id)
     reminders.recompute_for(session, user_id)
     return ProgressResult(row, applied=True)
-    if row.client_id == body.client_id or aware(row.client_updated_at) > stamp:
-        return ProgressResult(row, applied=False)
-    row.state = body.state
-    row.client_updated_at = stamp
-    row.client_id = body.client_id
-    row.updated_at = utcnow()
-    session.add(row)
-    _bump_revision(session, user_id)
-    reminders.recompute_for(session, user_id)
-    return ProgressResult(row, applied=True)
+
+
+def _tick_time(moment: datetime) -> datetime:
+    """The device's time of a tick in UTC: capped at the server's clock (+ skew), refused when it cannot be a
+    real tick (a phone whose clock was reset, or an absurd value such as year 1, which would not even fit in
+    UTC with a zone east of it). Naive times are UTC, like everything stored."""
+    moment = aware(moment)
+    latest = utcnow() + MAX_CLOCK_SKEW
+    if moment >= latest:  # comparing aware times never overflows; converting 9999-12-31T23:59-01:00 would
+        return latest
+    if moment < EARLIEST_TICK:  # also before 0001-01-01 in UTC, which astimezone() cannot give
+        raise FieldErrors({"client_updated_at": WRONG_CLOCK})
+    return moment.astimezone(UTC)
 
 
 def _bump_revision(session: Session, user_id: int) -> None:
