@@ -67,7 +67,7 @@ def test_earliest_tick_is_sane() -> None:
 @pytest.mark.parametrize("when", TOO_OLD)
 def test_single_tick_from_a_wrong_old_clock_is_422(jongere: TestClient, when: Any) -> None:
     (step,) = steps(jongere, 1)
-    r = jongere.put(f"/api/me/progress/{step}", json={"state": "done", "client_updated_at": when, "client_id": "c-old-01"})
+    r = jongere.put(f"/api/me/progress/{step}", json=item(step, when, "c-old-01"))
     assert r.status_code == 422, r.text
     assert r.json()["fields"] == {"client_updated_at": WRONG_CLOCK}
     assert jongere.get("/api/me/progress").json() == []
@@ -77,7 +77,7 @@ def test_single_tick_from_a_wrong_old_clock_is_422(jongere: TestClient, when: An
 @pytest.mark.parametrize("when", TOO_NEW)
 def test_single_tick_from_a_clock_far_ahead_is_capped(jongere: TestClient, when: Any) -> None:
     (step,) = steps(jongere, 1)
-    r = jongere.put(f"/api/me/progress/{step}", json={"state": "done", "client_updated_at": when, "client_id": "c-new-01"})
+    r = jongere.put(f"/api/me/progress/{step}", json=item(step, when, "c-new-01"))
     assert r.status_code == 200, r.text
     kept = datetime.fromisoformat(r.json()["client_updated_at"].replace("Z", "+00:00"))
     assert kept <= datetime.now(UTC) + MAX_CLOCK_SKEW
