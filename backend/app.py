@@ -22,6 +22,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from backend import errors, migrate
 from backend.accounts.oidc_routes import router as oidc_router
 from backend.accounts.routes import router as accounts_router
+from backend.bodylimit import BodyLimit
 from backend.checklists.routes import router as checklists_router
 from backend.checklists.service import close_read_pool, configure_plan_cache
 from backend.checklists.shortcut import PlanShortcut
@@ -35,6 +36,8 @@ from backend.reminders.routes import router as reminders_router
 from backend.reminders.worker import run_worker
 from backend.security import SecurityHeaders, header_list
 from backend.sharing.routes import router as sharing_router
+from backend.system import serving
+from backend.system.routes import PoolWatch
 from backend.system.routes import router as system_router
 
 log = logging.getLogger("startklaar")
@@ -63,12 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         task = None
         if settings.embedded_worker:
             task = asyncio.create_task(run_worker(settings, engine, stop))
+        watch = asyncio.create_task(app.state.pool_watch.run(stop))
         try:
             yield
         finally:
             stop.set()
+            # A thread still stuck in a call would keep the process alive at exit: never wait for it for long.
+            serving.exit_soon_unless_done()
             if task is not None:
                 await task
+            watch.cancel()
             await close_read_pool(engine)
             engine.dispose()
 
@@ -81,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.head_revision = migrate.head_revision()
+    app.state.pool_watch = PoolWatch()
 
     app.add_exception_handler(RequestValidationError, errors.request_validation_handler)
     app.add_exception_handler(errors.AppError, errors.app_error_handler)
@@ -107,9 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    limit = max_in_flight(app.state.engine, settings.max_in_flight)
+    limit = max_in_flight(app.state.engine, settings.max_in_flight, settings.threadpool_size)
     if limit is not None:
         app.add_middleware(InFlightLimit, limit=limit)
+    app.add_middleware(BodyLimit)  # outside the in-flight limit: an oversized body never takes a slot
     app.add_middleware(PlanShortcut)  # inside GZip and the security headers: answers look the same
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)

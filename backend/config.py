@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     base_url: str = "http://localhost:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Load balancers / reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: a
+    # comma-separated list of addresses or networks (e.g. "10.0.0.5" or "10.0.0.0/24"). Empty (the default):
+    # no proxy is trusted and the peer's own address is the client address, so nobody can pick their own IP
+    # and slip past the per-address limits.
+    trusted_proxies: str = ""
     # Run the reminder worker inside the API process (single-machine default).
     embedded_worker: bool = True
     frontend_dir: Path = ROOT / "frontend"
@@ -97,6 +103,22 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                raise ValueError(
+                    "STARTKLAAR_TRUSTED_PROXIES=* zou iedereen zijn eigen IP-adres laten kiezen. Noem het adres of "
+                    "netwerk van je load balancer."
+                )
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"STARTKLAAR_TRUSTED_PROXIES: {item!r} is geen IP-adres of netwerk.") from exc
+        return ",".join(items)
 
     @field_validator("vapid_subject")
     @classmethod

@@ -6,15 +6,23 @@ Services never commit: the request (get_session) or the job commits once at the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# PostgreSQL: no statement, lock wait or forgotten transaction can hold a connection (and its locks) for good.
+# A request that waits longer than this for a lock gets a 503 "probeer het zo opnieuw" instead of hanging.
+PG_LOCK_TIMEOUT_MS = 5000
+PG_STATEMENT_TIMEOUT_MS = 30_000
+PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 # Row ids are INTEGER on PostgreSQL (at most 2**31 - 1). An id in a request outside 1..MAX_ID is refused with
 # a 422 before it reaches the database, which would fail on it (PostgreSQL: integer out of range, a 500;
@@ -23,7 +31,17 @@ MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def pg_options(statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS) -> str:
+    """libpq `options` that set the timeouts for every connection of an engine."""
+    return (
+        f"-c lock_timeout={PG_LOCK_TIMEOUT_MS} -c statement_timeout={statement_timeout_ms} "
+        f"-c idle_in_transaction_session_timeout={PG_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+    )
+
+
+def make_engine(url: str, *, statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS, **kwargs: Any) -> Engine:
+    """The engine for `url`. PostgreSQL connections carry lock, statement and idle-transaction timeouts
+    (`statement_timeout_ms=0`: no statement limit, for migrations and backups)."""
     if url.startswith("sqlite"):
         if make_url(url).database not in (None, "", ":memory:"):
             # SQLite connections are local: never make a request wait for one (see limits.py), and keep
@@ -49,9 +67,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 10)  # then a 503 (errors.database_error_handler), not a long hang
     # A server that does not answer (network gone) fails the connect in seconds instead of hanging requests.
+    connect_args = dict(kwargs.pop("connect_args", {}))
     if "connect_timeout" not in make_url(url).query:
-        kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+        connect_args.setdefault("connect_timeout", 5)
+    if "options" not in make_url(url).query:
+        connect_args.setdefault("options", pg_options(statement_timeout_ms))
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -59,8 +80,13 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; commits once if the route succeeded, rolls back otherwise."""
-    with Session(request.app.state.engine) as session:
+    """One session per request; commits once if the route succeeded, rolls back otherwise.
+
+    A sync route's own session is committed at the end of the route, in the route's own thread (OneHopRoute);
+    what is left here (a write made by a dependency of a route that does not take the session) is committed
+    in the teardown. Objects stay readable after the commit (no reload while the answer is serialised).
+    """
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
             yield session
         except Exception:
@@ -73,6 +99,40 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": commit right after the route returns, before the response is sent,
 # so a client that got 2xx can rely on the write (and a failed commit is a 500, not a silent loss).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _commit_in_the_same_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a sync route: its sessions commit (or roll back) before the route's thread is given back.
+
+    Why: FastAPI runs the route and the session's teardown in separate thread hops, and between them the
+    answer may wait for a free thread. A lock the route took (a counter row, a kaart pointer FOR UPDATE, SQLite's
+    write lock) would be held while it waits, and when every thread waits for that lock the holder never gets
+    one to commit: the process hangs (issue 11). Committing here releases every lock in the hop that took it.
+    """
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+        try:
+            result = endpoint(*args, **kwargs)
+        except BaseException:
+            for s in sessions:
+                s.rollback()
+            raise
+        for s in sessions:
+            s.commit()
+        return result
+
+    return run
+
+
+class OneHopRoute(APIRoute):
+    """The route class of every router: sync routes commit in their own thread (see above)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _commit_in_the_same_thread(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
 
 def dialect_insert(session: Session, table: Any) -> Any:

@@ -18,12 +18,12 @@ from backend.accounts import oidc, service
 from backend.accounts.deps import SESSION_COOKIE, client_ip
 from backend.accounts.routes import _set_session_cookies
 from backend.config import OidcProvider, Settings
-from backend.db import SessionDep
+from backend.db import OneHopRoute, SessionDep
 from backend.errors import AppError
 
 log = logging.getLogger("startklaar.oidc")
 
-router = APIRouter(prefix="/api/auth/oidc", tags=["accounts"])
+router = APIRouter(prefix="/api/auth/oidc", tags=["accounts"], route_class=OneHopRoute)
 
 # Failed callbacks per IP address (a wrong state, a forged token, ...).
 CALLBACK_FAILURES_PER_IP = service.Limit(30, timedelta(minutes=15))

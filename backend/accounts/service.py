@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from backend.accounts.models import AuthSession, RateLimitHit, UserAccount, utcnow
@@ -115,18 +120,30 @@ def create_account(
     if problems:
         raise FieldErrors(problems)
     if session.exec(select(UserAccount.id).where(UserAccount.username == name)).first() is not None:
-        raise FieldErrors({"username": "Deze gebruikersnaam is al in gebruik. Kies een andere."})
+        raise UsernameTaken()
     code = new_recovery_code()
+    # Both hashes (the slow part) before any write: no lock is held while they are computed.
+    password_hash = hash_secret(password)
+    recovery_hash = hash_secret(_normalise_recovery_code(code))
     user = UserAccount(
         username=name,
-        password_hash=hash_secret(password),
-        recovery_code_hash=hash_secret(_normalise_recovery_code(code)),
+        password_hash=password_hash,
+        recovery_code_hash=recovery_hash,
         role=role,
         display_name=display_name,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same name signed up at the same moment: one wins, the other a 409
+            session.add(user)
+    except IntegrityError as exc:
+        raise UsernameTaken() from exc
     return user, code
+
+
+class UsernameTaken(FieldErrors):
+    def __init__(self) -> None:
+        super().__init__({"username": "Deze gebruikersnaam is al in gebruik. Kies een andere."})
+        self.status = 409
 
 
 def authenticate(session: Session, username: str, password: str) -> UserAccount | None:
@@ -224,10 +241,17 @@ def session_user(session: Session, token: str) -> tuple[UserAccount, AuthSession
     if user is None:
         return None
     if now - row.last_used_at > TOUCH_EVERY:
-        row.last_used_at = now
-        user.last_seen_at = now
-        session.add(row)
-        session.add(user)
+        # In a short transaction of its own: the request must not hold these rows locked while it runs
+        # (parallel requests of one person would all wait for them).
+        with own_transaction(session) as conn:
+            conn.execute(
+                update(AuthSession)
+                .where(AuthSession.token_hash == row.token_hash, AuthSession.last_used_at < now)  # type: ignore[arg-type]
+                .values(last_used_at=now)
+            )
+            conn.execute(update(UserAccount).where(UserAccount.id == user.id).values(last_seen_at=now))  # type: ignore[arg-type]
+        set_committed_value(row, "last_used_at", now)
+        set_committed_value(user, "last_seen_at", now)
     return user, row
 
 
@@ -256,6 +280,32 @@ def end_session(session: Session, token: str) -> None:
 
 def end_all_sessions(session: Session, user_id: int | None) -> None:
     session.exec(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[call-overload]
+
+
+# --- known devices ---------------------------------------------------------------------------------------
+# After a successful login the browser keeps a signed "this device knew the password" token (OWASP's device
+# cookies). Login attempts with it are limited per device only, so someone hammering an account from elsewhere
+# can never lock its owner out of a phone she used before, and a typo storm at one address (an instelling's
+# NAT) does not block people who logged in there before.
+
+
+def _device_mac(secret: str, username: str, nonce: str) -> str:
+    return hmac.new(secret.encode(), f"device:{username}:{nonce}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def new_device_token(secret: str, username: str) -> str:
+    nonce = secrets.token_urlsafe(12)
+    return f"{nonce}.{_device_mac(secret, normalise_username(username), nonce)}"
+
+
+def known_device(secret: str, token: str | None, username: str) -> str | None:
+    """The device's id when `token` was given to this device at a login as `username`, else None."""
+    if not token or token.count(".") != 1:
+        return None
+    nonce, mac = token.split(".")
+    if hmac.compare_digest(mac, _device_mac(secret, normalise_username(username), nonce)):
+        return nonce
+    return None
 
 
 def csrf_matches(row: AuthSession, header_value: str | None) -> bool:
@@ -296,15 +346,63 @@ def check_rate_limit(session: Session, key: str, limit: Limit, now: datetime | N
         raise TooManyAttempts(max(retry, 1))
 
 
-def record_failure(session: Session, key: str, limit: Limit, now: datetime | None = None) -> None:
-    now = now or utcnow()
+@contextlib.contextmanager
+def own_transaction(session: Session) -> Iterator[Connection]:
+    """A short transaction of its own, committed at once, for counters and touches that must not wait for the
+    request's commit (and must not be lost when the request fails).
+
+    SQLite has one writer: when the request already writes (it holds the write lock), a second connection
+    would wait for its own request; then the write joins the request's transaction, which commits in the
+    same thread soon after (backend.db.OneHopRoute)."""
+    conn = session.connection()
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and getattr(raw, "in_transaction", False):
+        yield conn
+        return
+    with conn.engine.begin() as own:
+        yield own
+
+
+def _count(conn: Connection, key: str, limit: Limit, now: datetime) -> int:
+    """Add one to the key's counter in the current window (an upsert: safe under concurrency); the new count."""
+    table = RateLimitHit.__table__  # type: ignore[attr-defined]
     start = _window_start(now, limit)
-    hit = session.get(RateLimitHit, (key, start))
-    if hit is None:
-        session.add(RateLimitHit(key=key, window_start=start, count=1))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        hit.count += 1
-        session.add(hit)
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(table).values(key=key, window_start=start, count=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.key, table.c.window_start], set_={"count": table.c.count + 1}
+    ).returning(table.c.count)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def record_failures(session: Session, keys: Sequence[tuple[str, Limit]], now: datetime | None = None) -> None:
+    """Count a failed attempt for each key, in one short transaction of its own."""
+    now = now or utcnow()
+    with own_transaction(session) as conn:
+        for key, limit in keys:
+            _count(conn, key, limit, now)
+
+
+def record_failure(session: Session, key: str, limit: Limit, now: datetime | None = None) -> None:
+    record_failures(session, [(key, limit)], now)
+
+
+def count_attempt(session: Session, keys: Sequence[tuple[str, Limit]], now: datetime | None = None) -> None:
+    """Every attempt counts (sign-ups, reports, uploads): count it for each key and refuse it (429) when a key
+    is past its limit. Counted before the check, in one short transaction of its own, so parallel attempts
+    cannot all slip through."""
+    now = now or utcnow()
+    over: list[int] = []
+    with own_transaction(session) as conn:
+        for key, limit in keys:
+            if _count(conn, key, limit, now) > limit.attempts:
+                start = _window_start(now, limit)
+                over.append(int((start + limit.window - now).total_seconds()) + 1)
+    if over:
+        raise TooManyAttempts(max(1, max(over)))
 
 
 def prune_rate_limits(session: Session, older_than: timedelta = timedelta(days=1)) -> None:

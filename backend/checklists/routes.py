@@ -22,10 +22,10 @@ from backend.checklists.models import (
     ProgressSaved,
 )
 from backend.clock import today_nl
-from backend.db import SessionDep
+from backend.db import OneHopRoute, SessionDep
 from backend.errors import AppError, FieldErrors
 
-router = APIRouter(prefix="/api", tags=["plan"])
+router = APIRouter(prefix="/api", tags=["plan"], route_class=OneHopRoute)
 
 
 @router.get("/content", response_model=dict[str, Any])

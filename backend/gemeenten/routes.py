@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from backend.db import SessionDep
+from backend.db import OneHopRoute, SessionDep
 from backend.gemeenten import service
 from backend.gemeenten.models import GemeenteOut
 
-router = APIRouter(prefix="/api/gemeenten", tags=["gemeenten"])
+router = APIRouter(prefix="/api/gemeenten", tags=["gemeenten"], route_class=OneHopRoute)
 
 
 @router.get("", response_model=list[GemeenteOut])

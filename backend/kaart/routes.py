@@ -22,7 +22,7 @@ from backend.accounts import service as accounts
 from backend.accounts.deps import CurrentUser, OptionalUser, client_ip, require_role
 from backend.accounts.models import UserAccount
 from backend.clock import now_utc, today_nl
-from backend.db import MAX_ID, RowId, SessionDep
+from backend.db import MAX_ID, OneHopRoute, RowId, SessionDep
 from backend.errors import AppError, FieldErrors
 from backend.kaart import oauth, service
 from backend.kaart.models import (
@@ -54,12 +54,14 @@ from backend.kaart.safety import DEFAULT_LIMITS, UploadError, check_size
 from backend.kaart.search import Filters
 from backend.privacy import service as privacy
 
-router = APIRouter()
-public = APIRouter(prefix="/api", tags=["sociale kaart"])
-beheer = APIRouter(prefix="/api/beheer", tags=["sociale kaart: beheer"])
-admin = APIRouter(prefix="/api/admin", tags=["beheer: redacteuren en API-koppelingen"])
-gemeente_api = APIRouter(prefix="/api/gemeente-api/{gemeente_code}", tags=["sociale kaart: API voor gemeenten"])
-hsds_api = APIRouter(prefix="/api/hsds/{kaart}", tags=["HSDS 3.0 (alleen lezen)"])
+router = APIRouter(route_class=OneHopRoute)
+public = APIRouter(prefix="/api", tags=["sociale kaart"], route_class=OneHopRoute)
+beheer = APIRouter(prefix="/api/beheer", tags=["sociale kaart: beheer"], route_class=OneHopRoute)
+admin = APIRouter(prefix="/api/admin", tags=["beheer: redacteuren en API-koppelingen"], route_class=OneHopRoute)
+gemeente_api = APIRouter(
+    prefix="/api/gemeente-api/{gemeente_code}", tags=["sociale kaart: API voor gemeenten"], route_class=OneHopRoute
+)
+hsds_api = APIRouter(prefix="/api/hsds/{kaart}", tags=["HSDS 3.0 (alleen lezen)"], route_class=OneHopRoute)
 
 CORRECTIONS_PER_IP = accounts.Limit(10, timedelta(hours=1))
 TOKEN_FAILURES_PER_IP = accounts.Limit(30, timedelta(minutes=15))
@@ -284,8 +286,7 @@ def report_correction(
 ) -> dict[str, Any]:
     """ "Klopt dit niet?": een melding voor de redactie van de sociale kaart. Zonder account mag ook."""
     key = f"kaart-correctie-ip:{client_ip(request)}"
-    accounts.check_rate_limit(session, key, CORRECTIONS_PER_IP)
-    accounts.record_failure(session, key, CORRECTIONS_PER_IP)  # every report counts
+    accounts.count_attempt(session, [(key, CORRECTIONS_PER_IP)])  # every report counts
     row = service.add_correction(
         session, gemeente_code, service_id, body.message, body.contact, user.id if user else None
     )
@@ -324,11 +325,7 @@ def count_upload(request: Request, actor: service.Actor) -> None:
     runs before the file is read."""
     keys = [(upload_actor_key(actor), UPLOADS_PER_ACTOR), (f"upload-ip:{client_ip(request)}", UPLOADS_PER_IP)]
     with Session(request.app.state.engine) as own:
-        for key, limit in keys:
-            accounts.check_rate_limit(own, key, limit)
-        for key, limit in keys:
-            accounts.record_failure(own, key, limit)
-        own.commit()
+        accounts.count_attempt(own, keys)
 
 
 def counted_editor(request: Request, actor: Editor) -> service.Actor:

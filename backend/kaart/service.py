@@ -476,15 +476,20 @@ def get_version(session: Session, kaart: str, version_id: int) -> KaartVersion:
 def publish(session: Session, kaart: str, version_id: int, by: Actor, now: datetime | None = None) -> KaartVersion:
     """Make this version the one searchers see (also used for rollback). Idempotent."""
     now = now or utcnow()
-    version = get_version(session, kaart, version_id)
+    get_version(session, kaart, version_id)  # 404 before anything is written
     pointer = _lock_pointer(session, kaart, now)
+    # Read the versions again under the lock: a publish that committed while we waited may have changed their
+    # status, and a stale copy written back would leave the live version marked archived.
+    version = _fresh_version(session, version_id)
     if pointer.version_id == version.id:
+        if version.status != PUBLISHED:
+            version.status = PUBLISHED
+            session.add(version)
         return version
     if pointer.version_id is not None:
-        old = session.get(KaartVersion, pointer.version_id)
-        if old is not None:
-            old.status = ARCHIVED
-            session.add(old)
+        old = _fresh_version(session, pointer.version_id)
+        old.status = ARCHIVED
+        session.add(old)
     version.status = PUBLISHED
     version.published_at = now
     version.published_by = by.label[:120]
@@ -493,6 +498,12 @@ def publish(session: Session, kaart: str, version_id: int, by: Actor, now: datet
     _switch_pointer(session, pointer, version.id, by, now)  # type: ignore[arg-type]
     _forget_pointer_after_commit(session, kaart)
     return version
+
+
+def _fresh_version(session: Session, version_id: int) -> KaartVersion:
+    return session.exec(
+        select(KaartVersion).where(KaartVersion.id == version_id).execution_options(populate_existing=True)
+    ).one()
 
 
 def rollback(

@@ -7,11 +7,11 @@ from backend.accounts import service as accounts
 from backend.accounts.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, client_ip
 from backend.accounts.models import utcnow
 from backend.clock import nl_date
-from backend.db import SessionDep
+from backend.db import OneHopRoute, SessionDep
 from backend.privacy import page, service
 from backend.privacy.models import DeleteAccountIn, ExportOut
 
-router = APIRouter(prefix="/api", tags=["privacy"])
+router = APIRouter(prefix="/api", tags=["privacy"], route_class=OneHopRoute)
 
 PRIVATE = {"Cache-Control": "no-store"}
 

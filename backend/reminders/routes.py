@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response, status
 
 from backend.accounts.deps import CurrentUser
-from backend.db import RowId, SessionDep
+from backend.db import OneHopRoute, RowId, SessionDep
 from backend.reminders import push, service
 from backend.reminders.models import (
     InboxItem,
@@ -16,7 +16,7 @@ from backend.reminders.models import (
     PushSubscriptionRemove,
 )
 
-router = APIRouter(prefix="/api", tags=["herinneringen"])
+router = APIRouter(prefix="/api", tags=["herinneringen"], route_class=OneHopRoute)
 
 
 @router.get("/push/public-key", response_model=PublicKeyOut)

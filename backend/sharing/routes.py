@@ -11,7 +11,7 @@ from backend.accounts import service as accounts
 from backend.accounts.deps import CurrentUser, client_ip
 from backend.accounts.models import UserAccount, utcnow
 from backend.clock import today_nl
-from backend.db import RowId, SessionDep
+from backend.db import OneHopRoute, RowId, SessionDep
 from backend.errors import AppError
 from backend.sharing import service
 from backend.sharing.models import (
@@ -37,7 +37,7 @@ def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-router = APIRouter(prefix="/api", tags=["meekijken"], dependencies=[Depends(_no_store)])
+router = APIRouter(prefix="/api", tags=["meekijken"], dependencies=[Depends(_no_store)], route_class=OneHopRoute)
 
 # Guessing codes: a wrong or dead code counts, per address and per account (bounded in time).
 INVITE_PER_IP = accounts.Limit(30, timedelta(minutes=15))

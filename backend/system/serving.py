@@ -12,11 +12,37 @@ hands each process a placeholder that becomes that process's own listening socke
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
+import threading
 from typing import Any
 
 log = logging.getLogger("startklaar.serve")
+
+
+# After SIGTERM: requests get this long to finish; then the process's last threads this long before it exits.
+GRACEFUL_SECONDS = 20
+EXIT_GRACE_SECONDS = 10
+
+
+def exit_soon_unless_done(grace: float = EXIT_GRACE_SECONDS) -> None:
+    """Called when the app shuts down: if the process has not exited `grace` seconds later (a worker thread
+    stuck in a call keeps Python from exiting), end it, so a SIGTERM always stops the process. Only in a
+    process started by `startklaar serve` (never inside tests or another program)."""
+    if os.environ.get("STARTKLAAR_SERVE_PROCESS") != str(os.getppid()) and not _serving_here:
+        return
+
+    def _exit() -> None:
+        log.error("Startklaar stopt nu: er wachten na %d seconden nog threads.", grace)
+        os._exit(1)
+
+    timer = threading.Timer(grace, _exit)
+    timer.daemon = True
+    timer.start()
+
+
+_serving_here = False
 
 
 def reuse_port_available() -> bool:
@@ -64,7 +90,11 @@ def run(config: Any) -> None:
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    global _serving_here
+    config.timeout_graceful_shutdown = GRACEFUL_SECONDS
+    os.environ["STARTKLAAR_SERVE_PROCESS"] = str(os.getpid())  # API processes started from here may exit hard
     if config.workers <= 1 or not reuse_port_available() or config.uds or config.fd is not None:
+        _serving_here = True
         uvicorn.Server(config).run()
         return
     try:

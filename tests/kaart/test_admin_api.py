@@ -20,7 +20,7 @@ def test_editors_are_created_listed_linked_and_deleted(admin: TestClient) -> Non
     again = admin.post(
         "/api/admin/editors", json={"username": "redactie.gron", "password": PASSWORD, "gemeente_code": A}
     )
-    assert again.status_code == 422 and "al in gebruik" in again.json()["fields"]["username"]
+    assert again.status_code == 409 and "al in gebruik" in again.json()["fields"]["username"]
     unknown = admin.post(
         "/api/admin/editors", json={"username": "nieuw1", "password": PASSWORD, "gemeente_code": "GM9"}
     )

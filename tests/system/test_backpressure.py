@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from backend import app as app_module
+from backend import limits
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import make_engine
-from backend.limits import max_in_flight
+from backend.limits import InFlightLimit, max_in_flight
 from tests.e2e.conftest import LiveServer
 
 
@@ -23,6 +24,11 @@ def test_limit_follows_the_pool() -> None:
     assert max_in_flight(small) == 2  # (3 + 5 - 4 for the worker) // 2 connections per request
     assert max_in_flight(small, configured=7) == 7
     assert max_in_flight(make_engine("sqlite:////tmp/never-opened.db")) is None  # no pool limit to respect
+    # Never more requests in progress than threads: each admitted request can always get one (issue 11).
+    assert max_in_flight(make_engine("sqlite:////tmp/never-opened.db"), threads=8) == 8
+    big = make_engine("postgresql+psycopg://u@127.0.0.1:1/x", pool_size=10, max_overflow=20)
+    assert max_in_flight(big, threads=8) == 8
+    assert max_in_flight(big, threads=40) == 13
 
 
 def test_a_burst_against_a_tiny_pool_is_answered(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +62,80 @@ def test_a_burst_against_a_tiny_pool_is_answered(settings: Settings, monkeypatch
                 return [r.status_code for r in await asyncio.gather(*calls)]
 
         statuses = asyncio.run(asyncio.wait_for(burst(), timeout=60))
-        assert statuses == [200] * 60
+        # Every request is answered (no deadlock): served, or turned away at once with Retry-After when the
+        # queue behind the one admitted request is full.
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses.count(200) >= 1 + limits.READ_QUEUE_PER_SLOT, statuses
     finally:
         server.stop()
         app.state.engine.dispose()
+
+
+class _Gate:
+    """An ASGI app whose requests wait until the test opens the gate; it records the order it served them in."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.served: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.open.wait()
+        self.served.append(scope["method"] + " " + scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _call(app: Any, method: str, path: str) -> tuple[int, dict[str, str], float]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    start = asyncio.get_running_loop().time()
+    await app({"type": "http", "method": method, "path": path, "headers": []}, receive, send)
+    headers = {k.decode(): v.decode() for k, v in sent[0].get("headers", [])}
+    return sent[0]["status"], headers, asyncio.get_running_loop().time() - start
+
+
+def test_a_full_queue_is_answered_at_once_and_writes_go_first() -> None:
+    async def scenario() -> None:
+        gate = _Gate()
+        app = InFlightLimit(gate, limit=2, read_queue=3, write_queue=6)
+        busy = [asyncio.create_task(_call(app, "GET", f"/api/bezig/{i}")) for i in range(2 + 3)]
+        await asyncio.sleep(0.01)  # two in progress, three reads waiting: the read queue is full
+        status, headers, took = await _call(app, "GET", "/api/nog-een")
+        assert status == 503 and int(headers["retry-after"]) > 0
+        assert headers["content-type"] == "application/json"
+        assert took < 0.1  # shed at once, never after a wait
+        writes = [asyncio.create_task(_call(app, "PUT", f"/api/me/progress/{i}")) for i in range(6)]
+        await asyncio.sleep(0.01)
+        status, _, _ = await _call(app, "PUT", "/api/me/progress/te-veel")
+        assert status == 503  # writes have a longer queue, but a bounded one
+        gate.open.set()
+        results = await asyncio.gather(*busy, *writes)
+        assert [r[0] for r in results] == [200] * 11
+        after_first_two = gate.served[2:]
+        assert all(s.startswith("PUT") for s in after_first_two[:6]), gate.served  # queued writes before reads
+        assert app.active == 0 and app.shed == 2
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_cancelled_waiter_gives_its_place_back() -> None:
+    async def scenario() -> None:
+        gate = _Gate()
+        app = InFlightLimit(gate, limit=1, read_queue=2, write_queue=2)
+        first = asyncio.create_task(_call(app, "GET", "/api/a"))
+        waiting = asyncio.create_task(_call(app, "GET", "/api/b"))
+        await asyncio.sleep(0.01)
+        waiting.cancel()  # the phone gave up
+        await asyncio.sleep(0.01)
+        gate.open.set()
+        assert (await first)[0] == 200
+        assert (await _call(app, "GET", "/api/c"))[0] == 200
+        assert app.active == 0
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

@@ -1,0 +1,168 @@
+"""Contended rows never hang the API (issue 11, item 1): a real `startklaar serve` process, many requests at
+once on one hot row, and every request ends (success, 409 or 429; never a time-out), after which the process
+still answers.
+
+Seen before the fix on PostgreSQL: 16 sign-ups at once from one address (a group behind one NAT) or 30 parallel
+publishes of one kaart left every sync route hanging for good. A request wrote a contended row (the sign-up
+counter; the kaart pointer `FOR UPDATE`) and kept the lock until its commit in a later thread hop, while all
+threads waited for that lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from backend.accounts.routes import SIGNUP_PER_IP_BURST
+from backend.accounts.service import create_account
+from backend.db import make_engine
+from backend.kaart.models import KaartCurrent, KaartVersion
+from tests.accounts.helpers import PASSWORD
+from tests.kaart.kaart_api import EXAMPLES
+from tests.system.test_serve_workers import _free_port
+
+STARTKLAAR = [sys.executable, "-m", "backend.cli"]
+DEADLINE = 90  # seconds for a whole burst; a hang shows as a time-out far below pytest's own
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.proc, self.port, self.log = proc, port, log
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STARTKLAAR_")}
+    env |= {
+        "STARTKLAAR_DATA_DIR": str(tmp_path),
+        "STARTKLAAR_DATABASE_URL": db_url,
+        "STARTKLAAR_EMBEDDED_WORKER": "false",
+        "STARTKLAAR_LOG_LEVEL": "warning",
+    }
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    out = log.open("wb")
+    proc = subprocess.Popen(
+        [*STARTKLAAR, "serve", "--no-migrate", "--port", str(port)],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield Server(proc, port, log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = None
+        out.close()
+    # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly: -15 is a clean stop here.
+    assert code in (0, -signal.SIGTERM), "SIGTERM did not stop the server:\n" + log.read_text()
+
+
+async def _burst(url: str, calls: list[tuple[str, str, dict[str, object]]], **client: object) -> list[int]:
+    async with httpx.AsyncClient(base_url=url, timeout=DEADLINE, **client) as c:  # type: ignore[arg-type]
+        coros = [c.request(method, path, **kw) for method, path, kw in calls]  # type: ignore[arg-type]
+        return [r.status_code for r in await asyncio.gather(*coros)]
+
+
+def _still_answers(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/api/gemeenten?q=den haag").status_code == 200  # a sync route with the database
+        r = c.post("/api/session", json={"username": "niemand-hier", "password": "fout-wachtwoord"})
+        assert r.status_code in (401, 429), r.text
+
+
+def test_fifty_sign_ups_at_once_from_one_address_all_end(server: Server) -> None:
+    calls = [
+        ("POST", "/api/accounts", {"json": {"username": f"groep{i:02d}", "password": PASSWORD}}) for i in range(45)
+    ]
+    # Five of them pick a name another one picks too: one of each pair gets it, the other a 409 (item 3).
+    calls += [
+        ("POST", "/api/accounts", {"json": {"username": f"groep{i:02d}", "password": PASSWORD}}) for i in range(5)
+    ]
+    statuses = asyncio.run(asyncio.wait_for(_burst(server.url, calls), DEADLINE + 10))
+    assert set(statuses) <= {201, 409, 429}, statuses
+    # Every attempt counts: exactly the limit's number got through the counter, the rest a 429.
+    assert statuses.count(201) + statuses.count(409) == SIGNUP_PER_IP_BURST.attempts, statuses
+    assert statuses.count(429) == 50 - SIGNUP_PER_IP_BURST.attempts, statuses
+    _still_answers(server)
+
+
+def test_a_group_of_25_signs_up_within_a_minute_and_a_script_is_stopped(server: Server) -> None:
+    group = [
+        ("POST", "/api/accounts", {"json": {"username": f"training{i:02d}", "password": PASSWORD}}) for i in range(25)
+    ]
+    statuses = asyncio.run(asyncio.wait_for(_burst(server.url, group), DEADLINE + 10))
+    assert statuses == [201] * 25
+    twins = [("POST", "/api/accounts", {"json": {"username": "tweeling", "password": PASSWORD}})] * 2
+    assert sorted(asyncio.run(asyncio.wait_for(_burst(server.url, twins), DEADLINE))) == [201, 409]
+    # A script goes on from the same address: it is stopped, with a Dutch message and Retry-After.
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        answers = [
+            c.post("/api/accounts", json={"username": f"script{i:03d}", "password": PASSWORD})
+            for i in range(SIGNUP_PER_IP_BURST.attempts - 27 + 3)
+        ]
+    assert [r.status_code for r in answers[-3:]] == [429] * 3
+    assert "Te veel pogingen" in answers[-1].json()["detail"]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    _still_answers(server)
+
+
+def test_fifty_parallel_publishes_of_one_kaart_all_end_and_status_follows_the_pointer(
+    server: Server, db_url: str
+) -> None:
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        create_account(s, "beheer-hot", PASSWORD, role="admin")
+        s.commit()
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        r = c.post("/api/session", json={"username": "beheer-hot", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        cookies, csrf = dict(r.cookies), r.json()["csrf_token"]
+        c.headers["X-CSRF-Token"] = csrf
+        versions = []
+        original = EXAMPLES["GM0014"].read_bytes()
+        for data in (original, original.replace(b" jongeren", b" jonge mensen", 1)):  # two different versions
+            r = c.post("/api/beheer/kaart/GM0014/uploads", files={"file": ("kaart.csv", data, "text/csv")})
+            assert r.status_code == 201, r.text
+            versions.append(r.json()["version"]["id"])
+    calls = [("POST", f"/api/beheer/kaart/GM0014/versions/{versions[i % 2]}/publish", {}) for i in range(50)]
+    statuses = asyncio.run(
+        asyncio.wait_for(_burst(server.url, calls, cookies=cookies, headers={"X-CSRF-Token": csrf}), DEADLINE + 10)
+    )
+    assert set(statuses) <= {200, 409, 429}, statuses
+    assert statuses.count(200) >= 1
+    with Session(engine) as s:
+        live = s.exec(select(KaartCurrent.version_id).where(KaartCurrent.kaart == "GM0014")).one()
+        status = {v.id: v.status for v in s.exec(select(KaartVersion).where(KaartVersion.kaart == "GM0014"))}
+    engine.dispose()
+    assert live in versions
+    assert status[live] == "published", status
+    assert [v for v, st in status.items() if st == "published"] == [live], status
+    _still_answers(server)
