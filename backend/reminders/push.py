@@ -4,7 +4,8 @@ One `PushSender` per worker holds one shared `httpx.AsyncClient` (over `SlotTran
 concurrency limit (`push_concurrency`) and the VAPID `Authorization` header per push-service origin (signed
 with a fresh claims dict, reused until an hour before it expires). Encryption is pywebpush's
 `WebPusher(sub).encode(payload, "aes128gcm")`; the headers are ours, so TTL is never pywebpush's default 0
-(which drops messages for offline phones).
+(which drops messages for offline phones). Each push-service host is looked up once per DNS_TTL with a
+timeout, and connections go to exactly the addresses looked up (and in production checked): see "addresses".
 
 What a push-service answer means (`classify`):
   2xx          sent
@@ -13,12 +14,15 @@ What a push-service answer means (`classify`):
   400/401/403  failed, logged as an error (our request or our VAPID key is wrong: alert, don't retry)
   413          failed, logged (the payload is far below the 4 KB limit, so this should never happen)
   other 4xx    failed
+Before any answer: a host not on a public address (production) fails; a DNS lookup that fails or takes
+longer than DNS_TIMEOUT is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import functools
 import hashlib
 import importlib.util
@@ -28,8 +32,9 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -38,6 +43,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -61,7 +67,6 @@ VAPID_RENEW_BEFORE = 3600  # sign a new one when less than this is left
 PAYLOAD_LIMIT = 3000  # bytes of JSON; Web Push allows about 4 KB after encryption
 HTTP_TIMEOUT = 10.0  # seconds for one push, all in (connect, send, answer)
 HTTP2 = importlib.util.find_spec("h2") is not None
-ORIGIN_CHECK_SECONDS = 600.0
 
 SENT, GONE, RETRY, FAILED = "sent", "gone", "retry", "failed"
 
@@ -157,24 +162,208 @@ def _key_from_data_dir(data_dir: Path) -> str:
 
 
 # --- addresses (SSRF) -----------------------------------------------------------------------------------
+#
+# A push endpoint is a URL a browser gave us, so in production its host must be on the public internet. The
+# host is looked up once (with a timeout), every address it gives is checked, and the HTTP connection goes to
+# exactly those addresses (`PinnedBackend`): a DNS server that answers a public address for the check and a
+# private one for the connection (DNS rebinding) gets nowhere. TLS (SNI, certificate) and Host keep the name.
+
+DNS_TIMEOUT = 3.0  # seconds one lookup may take; a lookup that hangs is cut off (the push is retried later)
+DNS_TTL = 60.0  # seconds a checked answer serves new connections (pushes reuse their connections anyway)
+DNS_MAX_LOOKUPS = 16  # lookups in flight at once, at most one per host: each that hangs holds a thread
+
+# IPv6 addresses that carry an IPv4 address are judged by it (mapped, NAT64 of the well-known prefix) or
+# refused: 6to4 and Teredo tunnel to the IPv4 host they embed (both deprecated, no push service uses them).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are the IPv4 address
+_REFUSED_V6 = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "2002::/16",  # 6to4 (RFC 7526)
+        "2001::/32",  # Teredo
+        "64:ff9b:1::/48",  # NAT64 for local use (RFC 8215): a translator inside someone's network
+        "::/96",  # IPv4-compatible (deprecated), and :: and ::1
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "fec0::/10",  # site-local (deprecated)
+        "3fff::/20",  # documentation (RFC 9637)
+    )
+)
+_REFUSED_V4 = (ipaddress.IPv4Network("192.88.99.0/24"),)  # the former 6to4 relay anycast (RFC 7526)
 
 
 def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """True for an address on the public internet (an IPv6 one that embeds IPv4: see _REFUSED_V6)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+        elif any(ip in net for net in _REFUSED_V6):
+            return False
+    if isinstance(ip, ipaddress.IPv4Address) and any(ip in net for net in _REFUSED_V4):
+        return False
     return ip.is_global and not (
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
     )
 
 
-def host_is_public(host: str, port: int | None = None) -> bool:
-    """True when every address the host resolves to is a public one (and it resolves at all)."""
+class LookupFailed(Exception):
+    """The host did not resolve (in time): worth trying again later."""
+
+
+class AddressRefused(Exception):
+    """The host resolves to an address that is not public (production only)."""
+
+
+def lookup(host: str, port: int) -> list[str]:
+    """The system resolver (blocking, so it runs in a thread): the host's addresses, in the order to try them.
+    Tests replace this with a stub."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _is_ip_literal(host: str) -> bool:
     try:
-        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
         return False
-    return bool(infos) and all(is_public_address(str(info[4][0])) for info in infos)
+    return True
+
+
+class _Lookups:
+    """Lookups in daemon threads, at most one per host at a time: later askers share the one in flight, so a
+    lookup that hangs holds one thread (until the system resolver gives up) instead of one per push."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, concurrent.futures.Future[list[str]]] = {}
+
+    def start(self, host: str, port: int) -> concurrent.futures.Future[list[str]]:
+        with self._lock:
+            future = self._running.get(host)
+            if future is not None:
+                return future
+            future = concurrent.futures.Future()
+            if len(self._running) >= DNS_MAX_LOOKUPS:
+                future.set_exception(LookupFailed("too many DNS lookups in flight"))
+                return future
+            self._running[host] = future
+        threading.Thread(target=self._run, args=(host, port, future), name="push-dns", daemon=True).start()
+        return future
+
+    def _run(self, host: str, port: int, future: concurrent.futures.Future[list[str]]) -> None:
+        try:
+            addresses = lookup(host, port)
+        except Exception as exc:  # socket.gaierror, UnicodeError (a bad name), or whatever a resolver raises
+            error: Exception | None = LookupFailed(f"{type(exc).__name__}: {exc}")
+        else:
+            error = None if addresses else LookupFailed("no addresses")
+        with self._lock:
+            self._running.pop(host, None)
+        if error is None:
+            future.set_result(addresses)
+        else:
+            future.set_exception(error)
+
+
+_lookups = _Lookups()
+
+
+def host_is_public(host: str, port: int | None = None) -> bool:
+    """True when every address the host resolves to (within DNS_TIMEOUT) is a public one."""
+    if _is_ip_literal(host):
+        return is_public_address(host)
+    try:
+        addresses = _lookups.start(host, port or 443).result(timeout=DNS_TIMEOUT)
+    except (LookupFailed, TimeoutError):
+        return False
+    return all(is_public_address(a) for a in addresses)
+
+
+async def _resolved(host: str, port: int) -> list[str]:
+    """The lookup's answer, waited for on the event loop (no thread of the loop's pool) at most DNS_TIMEOUT."""
+    future = _lookups.start(host, port)
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def wake(_: object) -> None:
+        try:
+            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+        except RuntimeError:  # the loop was closed meanwhile: nobody waits any more
+            pass
+
+    future.add_done_callback(wake)
+    try:
+        async with asyncio.timeout(DNS_TIMEOUT):
+            await done
+    except TimeoutError:
+        raise LookupFailed(f"DNS lookup took more than {DNS_TIMEOUT:g} s") from None
+    return future.result()
+
+
+class Resolver:
+    """The addresses of push-service hosts, each looked up once per DNS_TTL and checked (with `check`: all
+    public, else AddressRefused). The only way the sender's connections learn an address (PinnedBackend)."""
+
+    def __init__(self, *, check: bool) -> None:
+        self.check = check
+        self._answers: dict[str, tuple[float, tuple[str, ...], bool]] = {}  # host -> (expires, addresses, ok)
+
+    async def resolve(self, host: str, port: int) -> tuple[str, ...]:
+        now = time.monotonic()
+        kept = self._answers.get(host)
+        if kept is None or kept[0] <= now:
+            addresses = (host,) if _is_ip_literal(host) else tuple(await _resolved(host, port))
+            ok = not self.check or all(is_public_address(a) for a in addresses)
+            kept = self._answers[host] = (now + DNS_TTL, addresses, ok)
+        if not kept[2]:
+            raise AddressRefused(host)
+        return kept[1]
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting to the addresses the Resolver checked (tried in order) instead
+    of looking the host up again. httpcore still uses the host name for TLS (SNI and the certificate check)."""
+
+    def __init__(self, resolver: Resolver, network: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.resolver = resolver
+        self._network = network or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.resolver.resolve(host, port)
+        except (LookupFailed, AddressRefused) as exc:
+            raise httpcore.ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        error: Exception = httpcore.ConnectError("no addresses")
+        for address in addresses:
+            try:
+                return await self._network.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("push services are reached over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._network.sleep(seconds)
 
 
 # --- payloads --------------------------------------------------------------------------------------------
@@ -263,38 +452,72 @@ def classify(status: int) -> str:
 
 
 class SlotTransport(httpx.AsyncBaseTransport):
-    """httpx's transport as `slots` one-connection pools; each request takes an idle one.
+    """httpcore connection pools as `slots` one-connection pools; each request takes an idle one.
 
     httpcore's pool does work quadratic in its number of connections at every request start and end; with
     tens of connections that costs more CPU than the push itself, and even at 10 one-connection pools
     deliver about twice as many pushes per second (bench/push_throughput.py). The response body (a few
     bytes) is read here, so a slot is free again exactly when its request is done. With HTTP/2 (the `h2`
     package) one pool of two connections multiplexes instead.
+
+    The pools are httpcore's own, with the `PinnedBackend` as their network backend (httpx's transport
+    cannot take one): requests and answers are translated as httpx's AsyncHTTPTransport does.
     """
 
-    def __init__(self, slots: int, *, http2: bool = False) -> None:
-        if http2:
-            limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-            self._pools = [httpx.AsyncHTTPTransport(limits=limits, http2=True, retries=0)]
-        else:
-            one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-            self._pools = [httpx.AsyncHTTPTransport(limits=one, retries=0) for _ in range(max(1, slots))]
+    def __init__(self, slots: int, *, http2: bool = False, resolver: Resolver | None = None) -> None:
+        backend = PinnedBackend(resolver or Resolver(check=False))
+        ssl_context = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+
+        def pool(size: int) -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=size,
+                max_keepalive_connections=size,
+                http1=True,
+                http2=http2,
+                retries=0,
+                network_backend=backend,
+            )
+
+        self._pools = [pool(2)] if http2 else [pool(1) for _ in range(max(1, slots))]
         self._busy = [0] * len(self._pools)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         # The sender's semaphore keeps requests <= slots, so an idle slot exists (least busy for HTTP/2).
         i = min(range(len(self._pools)), key=self._busy.__getitem__)
         self._busy[i] += 1
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,  # type: ignore[arg-type]
+            extensions=request.extensions,  # the timeouts
+        )
         try:
-            response = await self._pools[i].handle_async_request(request)
-            await response.aread()
-            return response
+            answer = await self._pools[i].handle_async_request(core)
+            try:
+                body = await answer.aread()
+            finally:
+                await answer.aclose()
+        except _HTTPCORE_ERRORS as exc:  # as httpx's own transport does: its exception of the same name
+            raise getattr(httpx, type(exc).__name__, httpx.TransportError)(str(exc) or type(exc).__name__) from exc
         finally:
             self._busy[i] -= 1
+        return httpx.Response(answer.status, headers=answer.headers, content=body, extensions=answer.extensions)
 
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+
+
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+)
 
 
 class PushSender:
@@ -311,14 +534,14 @@ class PushSender:
         self.keys = keys
         self.check_origins = check_origins  # production: refuse push services on private addresses
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self._resolver = Resolver(check=check_origins)
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0),
             follow_redirects=False,
             # With the `h2` package (httpx[http2]) pushes to one push service share HTTPS connections.
-            transport=SlotTransport(max(1, concurrency), http2=HTTP2),
+            transport=SlotTransport(max(1, concurrency), http2=HTTP2, resolver=self._resolver),
         )
         self._auth: dict[str, tuple[str, float]] = {}
-        self._origins: dict[str, tuple[bool, float]] = {}
 
     async def __aenter__(self) -> PushSender:
         return self
@@ -344,19 +567,23 @@ class PushSender:
         self._auth[origin] = (header, float(exp))
         return header
 
-    async def _origin_allowed(self, origin: str) -> bool:
-        now = time.monotonic()
-        cached = self._origins.get(origin)
-        if cached is not None and now - cached[1] < ORIGIN_CHECK_SECONDS:
-            return cached[0]
-        parts = urlsplit(origin)
-        ok = parts.scheme == "https" and bool(parts.hostname)
-        if ok:
-            # Checked again at send time: a host that resolved to a public address at subscribe time may
-            # not any more (DNS rebinding).
-            ok = await asyncio.to_thread(host_is_public, parts.hostname or "", parts.port)
-        self._origins[origin] = (ok, now)
-        return ok
+    async def _refusal(self, endpoint: str) -> PushResult | None:
+        """Production: why this endpoint gets no push (not HTTPS, or not public), or None. The answer checked
+        here is the one the connection uses (Resolver, PinnedBackend), so a later DNS answer cannot differ."""
+        try:
+            parts = urlsplit(endpoint)
+            port = parts.port or 443
+        except ValueError:
+            return PushResult(FAILED, detail="not a valid push-service address")
+        if parts.scheme != "https" or not parts.hostname:
+            return PushResult(FAILED, detail="push service not on https")
+        try:
+            await self._resolver.resolve(parts.hostname, port)
+        except AddressRefused:
+            return PushResult(FAILED, detail="push service on a non-public address")
+        except LookupFailed as exc:
+            return PushResult(RETRY, detail=f"DNS: {exc}")
+        return None
 
     async def send(
         self,
@@ -373,8 +600,8 @@ class PushSender:
         async with self._semaphore:
             if may_start is not None and not may_start():
                 return None
-            if self.check_origins and not await self._origin_allowed(origin):
-                return PushResult(FAILED, detail="push service on a non-public address")
+            if self.check_origins and (refused := await self._refusal(sub.endpoint)) is not None:
+                return refused
             try:
                 info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
                 body = WebPusher(info).encode(payload, "aes128gcm")["body"]
@@ -392,7 +619,7 @@ class PushSender:
                 async with asyncio.timeout(HTTP_TIMEOUT):  # httpx's timeouts are per phase; this is the total
                     response = await self._client.post(sub.endpoint, content=body, headers=headers)
             except (httpx.HTTPError, TimeoutError) as exc:
-                return PushResult(RETRY, detail=f"{type(exc).__name__}")
+                return PushResult(RETRY, detail=f"{type(exc).__name__}: {exc}"[:200])
             status = response.status_code
             outcome = classify(status)
             if outcome == FAILED:

@@ -1,12 +1,15 @@
 """A tiny HTTP/1.1 server in a thread: a scripted push-service stub and a counting sink for tests.
 
-`responder(path, headers, body)` returns (status, extra headers); every request is kept in `requests`.
+`responder(path, headers, body)` returns (status, extra headers); every request is kept in `requests`, and
+every connection counts in `connections` (with TLS: once its handshake succeeded), also one that never sends
+a request. `host`, `port` and `tls` (a server SSLContext) choose where and how it listens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,14 +31,23 @@ def _created(_path: str, _headers: dict[str, str], _body: bytes) -> tuple[int, d
 
 
 class Sink:
-    def __init__(self, responder: Responder = _created) -> None:
+    def __init__(
+        self,
+        responder: Responder = _created,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.responder = responder
         self.requests: list[Received] = []
+        self.connections = 0
+        self._tls = tls
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, port))
         self.port = int(sock.getsockname()[1])
         self._sock = sock
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -58,7 +70,9 @@ class Sink:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, sock=self._sock, backlog=512))
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._handle, sock=self._sock, backlog=512, ssl=self._tls)
+        )
         self._ready.set()
         try:
             self._loop.run_forever()
@@ -68,6 +82,8 @@ class Sink:
             self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with self._lock:
+            self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
