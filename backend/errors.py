@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.requestlog import request_id_of
+
+security_log = logging.getLogger("startklaar.security")
 log = logging.getLogger("startklaar")
 
 
@@ -108,8 +111,13 @@ async def request_validation_handler(_request: Request, exc: Exception) -> JSONR
     return JSONResponse(validation_error_body(list(exc.errors())), status_code=422)
 
 
-async def app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    if exc.status in (401, 403, 429):  # refusals and lock-outs: the security log (never a secret in it)
+        client = request.client.host if request.client else "-"
+        what = {401: "niet ingelogd", 403: "geweigerd", 429: "te veel pogingen"}[exc.status]
+        level = logging.INFO if exc.status == 401 else logging.WARNING  # 401: also every visit without login
+        security_log.log(level, "%s: %s %s ip=%s", what, request.method, request.url.path, client)
     if exc.fields:
         detail = [{"loc": ["body", f], "msg": m, "type": "value_error"} for f, m in exc.fields.items()]
         return JSONResponse({"detail": detail, "fields": exc.fields, "message": exc.message}, exc.status)
@@ -183,9 +191,10 @@ def database_outage(exc: BaseException) -> str | None:
     return None
 
 
-def outage_response(kind: str) -> JSONResponse:
+def outage_response(kind: str, request_id: str | None = None) -> JSONResponse:
     reason, message, retry = _OUTAGES[kind]
-    return JSONResponse({"detail": message, "reason": reason}, 503, headers={"Retry-After": str(retry)})
+    body = {"detail": message, "reason": reason} | ({"request_id": request_id} if request_id else {})
+    return JSONResponse(body, 503, headers={"Retry-After": str(retry)})
 
 
 TEXT_WITH_NUL = "Er staat een onzichtbaar teken (NUL) in wat je stuurde. Dat kunnen we niet bewaren. Haal het weg."
@@ -206,13 +215,15 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
             return JSONResponse({"detail": TEXT_WITH_NUL}, 422)
         raise exc
     log.warning("database %s on %s %s: %s", kind, request.method, request.url.path, exc.__class__.__name__)
-    return outage_response(kind)
+    return outage_response(kind, request_id_of(request.scope))
 
 
 async def server_error_handler(request: Request, _exc: Exception) -> JSONResponse:
     """The last resort: a Dutch JSON answer instead of a bare "Internal Server Error" (Starlette logs the
     exception itself). It runs outside the middleware stack, so it adds the security headers itself."""
-    response = JSONResponse({"detail": SERVER_ERROR}, 500)
+    rid = request_id_of(request.scope)
+    # The id lets a person quote the problem and an operator find its log lines (with the traceback).
+    response = JSONResponse({"detail": SERVER_ERROR, "request_id": rid}, 500, headers={"X-Request-ID": rid})
     for name, value in getattr(request.app.state, "security_headers", []):
         response.headers.append(name.decode(), value.decode())
     return response

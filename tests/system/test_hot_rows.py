@@ -13,21 +13,29 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from backend.accounts.routes import SIGNUP_PER_IP_BURST
 from backend.accounts.service import create_account
+from backend.app import create_app
+from backend.config import Settings
 from backend.db import make_engine
 from backend.kaart.models import KaartCurrent, KaartVersion
+from backend.system.routes import PoolWatch
 from tests.accounts.helpers import PASSWORD
+from tests.e2e.conftest import LiveServer
 from tests.kaart.kaart_api import EXAMPLES
 from tests.system.test_serve_workers import _free_port
 
@@ -166,3 +174,65 @@ def test_fifty_parallel_publishes_of_one_kaart_all_end_and_status_follows_the_po
     assert status[live] == "published", status
     assert [v for v, st in status.items() if st == "published"] == [live], status
     _still_answers(server)
+
+
+def test_liveness_fails_while_the_thread_pool_is_stuck_and_recovers(
+    settings: Settings, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/healthz answers on the event loop; when no thread is given out for a long time it says so (503), so an
+    orchestrator restarts the process, and it is fine again once the threads are free."""
+    monkeypatch.setattr(PoolWatch, "STUCK_AFTER", 0.5)
+    settings.threadpool_size = 2  # two requests waiting for a lock take every thread
+    app = create_app(settings)
+    server = LiveServer(app)
+    server.start()
+    holder = _hold_the_counter_table(db_url)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            signups = [
+                pool.submit(
+                    httpx.post,
+                    f"{server.url}/api/accounts",
+                    json={"username": f"wacht{i}", "password": PASSWORD},
+                    timeout=30,
+                )
+                for i in range(2)
+            ]
+            assert _health_becomes(server.url, 503, within=4.0)
+            holder.close()  # the lock is gone well before the database's own time-outs (5 s)
+            assert [f.result().status_code for f in signups] == [201, 201]
+        assert _health_becomes(server.url, 200, within=4.0)
+    finally:
+        holder.close()
+        server.stop()
+        app.state.engine.dispose()
+
+
+class _Holder:
+    def __init__(self, close: Callable[[], None]) -> None:
+        self._close, self._closed = close, False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+
+def _hold_the_counter_table(db_url: str) -> _Holder:
+    """Another program holds what a sign-up must write (SQLite: the write lock; PostgreSQL: the counter table)."""
+    if db_url.startswith("sqlite"):
+        con = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        return _Holder(lambda: (con.rollback(), con.close()))
+    pg = psycopg.connect(make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False))
+    pg.execute("LOCK TABLE rate_limit_hit IN EXCLUSIVE MODE")
+    return _Holder(lambda: (pg.rollback(), pg.close()))
+
+
+def _health_becomes(url: str, status: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/healthz", timeout=2).status_code == status:
+            return True
+        time.sleep(0.1)
+    return False
