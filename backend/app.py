@@ -34,9 +34,11 @@ from backend.limits import InFlightLimit, max_in_flight
 from backend.privacy.routes import router as privacy_router
 from backend.reminders.routes import router as reminders_router
 from backend.reminders.worker import run_worker
+from backend.requestlog import RequestId, configure_logging, install_record_factory
 from backend.security import SecurityHeaders, header_list
 from backend.sharing.routes import router as sharing_router
 from backend.system import serving
+from backend.system.docs import mount_docs
 from backend.system.routes import PoolWatch
 from backend.system.routes import router as system_router
 
@@ -48,6 +50,10 @@ NO_CACHE = {"sw.js", "index.html", "manifest.webmanifest"}
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = (settings or Settings()).prepare()
+    if settings.env == "test":
+        install_record_factory()  # tests read request ids from their captured records
+    else:
+        configure_logging(settings.log_level)  # an API process of `serve --workers N` starts without logging
     engine = make_engine(settings.db_url)
     configure_plan_cache(settings.plan_cache_size)
 
@@ -84,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="API van Startklaar: plan, sociale kaart, herinneringen en meekijken.",
         lifespan=lifespan,
+        docs_url=None,  # our own /docs, from local files (backend/system/docs.py)
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -106,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reminders_router)
     app.include_router(sharing_router)
     app.include_router(privacy_router)
+    if settings.docs_enabled:
+        mount_docs(app)
     _mount_frontend(app, settings.frontend_dir)
 
     def openapi() -> dict[str, Any]:
@@ -122,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PlanShortcut)  # inside GZip and the security headers: answers look the same
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders, hsts=settings.is_production)
+    app.add_middleware(RequestId)  # outermost: every answer and log line of a request carries its id
     app.state.security_headers = header_list(hsts=settings.is_production)  # for the last-resort 500
     return app
 

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     frontend_dir: Path = ROOT / "frontend"
     log_level: str = "info"
+    # The API documentation at /docs and /openapi.json; default: on, except in production.
+    api_docs: bool | None = None
     # Threads per API process for sync routes (database work).
     threadpool_size: int = 8
     # API requests in progress per process; 0: derived from the database pool (backend/limits.py).
@@ -141,6 +143,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'startklaar.db').resolve()}"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
     @property
     def is_production(self) -> bool:
