@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select, update
 
 from backend.accounts import service as accounts
-from backend.accounts.models import UserAccount
+from backend.accounts.models import UserAccount, has_hidden_characters, shown_name
 from backend.checklists import service as checklists
 from backend.checklists.models import StepProgress, UserProfile
 from backend.checklists.plan import age_on
@@ -63,6 +64,7 @@ INVITE_VALID = timedelta(days=7)
 MAX_OPEN_INVITES = 10
 MAX_LINKS_PER_JONGERE = 20
 ENCOURAGEMENT_MAX = 280
+MESSAGE_HIDDEN = "Je bericht mag geen onzichtbare tekens of tekens die de tekst omdraaien bevatten. Typ het opnieuw."
 ENCOURAGEMENTS_PER_DAY = accounts.Limit(20, timedelta(days=1))
 NUDGE_AFTER = timedelta(days=14)
 MESSAGE_PUSH_TTL = 3 * 24 * 3600
@@ -113,12 +115,14 @@ def _split(value: str) -> list[str]:
 
 
 def display_name(user: UserAccount) -> str:
-    return (user.display_name or user.username)[:40]
+    """A mentor's name as others see it. shown_name: names stored before names were checked, or from an
+    organisation's login, without hidden characters, and never one that passes for Startklaar or its beheer."""
+    return shown_name(user.display_name) or shown_name(user.username) or "Onbekend"
 
 
 def jongere_name(user: UserAccount) -> str:
     # Only the first name or nickname the jongere chose; never the username, which may be anything.
-    return (user.display_name or "Jongere")[:40]
+    return shown_name(user.display_name) or "Jongere"
 
 
 def _require(user: UserAccount, role: str, message: str) -> None:
@@ -496,9 +500,11 @@ def send_encouragement(
     session: Session, mentor: UserAccount, link_id: int, body: EncouragementIn, now: datetime
 ) -> MessageOut:
     link = mentor_link(session, mentor, link_id)
-    text = re.sub(r"\s+", " ", body.text).strip()
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", body.text)).strip()
     if not text:
         raise FieldErrors({"text": "Schrijf een kort bericht."})
+    if has_hidden_characters(text):
+        raise FieldErrors({"text": MESSAGE_HIDDEN})
     if len(text) > ENCOURAGEMENT_MAX:
         raise FieldErrors({"text": f"Je bericht is te lang: hoogstens {ENCOURAGEMENT_MAX} tekens."})
     key = f"encourage:{link.id}"
