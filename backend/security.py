@@ -15,6 +15,16 @@ DOCS_CSP = (
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
     "frame-ancestors 'none'; object-src 'none'"
 )
+# Answers that depend on who is logged in (the session cookie): kept by no cache on the phone, not the
+# browser's and not the service worker's (frontend/sw.js keeps only an allowlist of public answers anyway).
+# A route that sets its own Cache-Control keeps it (the plan: "private, no-cache", revalidated per tick).
+PERSONAL_PATHS = frozenset({"/api/me", "/api/accounts"})
+PERSONAL_PREFIXES = ("/api/me/", "/api/mentor/", "/api/session", "/api/invites/", "/api/beheer/", "/api/admin/")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def is_personal(path: str) -> bool:
+    return path in PERSONAL_PATHS or path.startswith(PERSONAL_PREFIXES)
 
 
 def header_list(*, hsts: bool, docs: bool = False) -> list[tuple[bytes, bytes]]:
@@ -41,11 +51,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         extra = self.docs_headers if scope["path"] in ("/docs", "/redoc") else self.headers
+        personal = is_personal(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *extra]
+                headers = [*message.get("headers", []), *extra]
+                if personal and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append(NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
