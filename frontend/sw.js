@@ -1,6 +1,7 @@
 // Startklaar service worker. Bump VERSION whenever a file in SHELL changes: that makes the
 // browser install this worker again and fetch the new shell in one go.
-const VERSION = 'v7';
+// v8: API answers that depend on the login are no longer kept; activating deletes the v7 caches that held them.
+const VERSION = 'v8';
 const SHELL_CACHE = `startklaar-shell-${VERSION}`;
 const API_CACHE = `startklaar-api-${VERSION}`;
 const NAV_TIMEOUT_MS = 4000;
@@ -38,6 +39,13 @@ const SHELL = [
   '/icons/apple-touch-icon.png',
 ];
 const STATIC = /^\/(js|css|icons|fonts|img)\/|^\/manifest\.webmanifest$|^\/index\.html$/;
+// The only API answers kept for offline use: the same for everyone (the gemeenten, the content, the sociale
+// kaart). Every other answer under /api/ depends on who is logged in (profile, plan, progress, reminders,
+// messages, sharing, mentor views, export ...) and never goes into Cache Storage: it would stay on the phone
+// after logging out everywhere, or after the login ended on another phone. What the jongere entered herself
+// lives in the app's own store (IndexedDB, js/store.js), which works offline and is emptied on logout.
+// An allowlist, so that a new personal route is never kept by mistake.
+const PUBLIC_API = /^\/api\/(gemeenten|content|kaart\/[^/]+\/services(\/[^/]+)?)$/;
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
@@ -53,6 +61,10 @@ self.addEventListener('activate', (event) => {
     const keep = new Set([SHELL_CACHE, API_CACHE]);
     const names = await caches.keys();
     await Promise.all(names.filter((n) => n.startsWith('startklaar-') && !keep.has(n)).map((n) => caches.delete(n)));
+    if (names.includes(API_CACHE)) { // whatever an earlier worker of this version kept that is not public (any more)
+      const api = await caches.open(API_CACHE);
+      await Promise.all((await api.keys()).filter((r) => !PUBLIC_API.test(new URL(r.url).pathname)).map((r) => api.delete(r)));
+    }
     if (self.registration.navigationPreload) {
       try { await self.registration.navigationPreload.enable(); } catch { /* not supported */ }
     }
@@ -72,8 +84,8 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
   if (url.pathname.startsWith('/api/')) {
-    // Beheer answers (reports with contact details) are never kept on the device.
-    if (req.mode !== 'navigate' && !url.pathname.startsWith('/api/beheer/')) event.respondWith(apiNetworkFirst(event));
+    // Personal (and beheer) answers go straight to the network and are never kept; see PUBLIC_API.
+    if (req.mode !== 'navigate' && PUBLIC_API.test(url.pathname)) event.respondWith(apiNetworkFirst(event));
     return;
   }
   if (req.mode === 'navigate') {
@@ -116,13 +128,13 @@ async function cacheFirst(event) {
   return res;
 }
 
-// API reads: network first; the last good answer when offline. Answers marked
-// Cache-Control: no-store are never kept (personal data the server wants kept off the phone).
+// Public API reads: network first; the last good answer when offline. Answers marked
+// Cache-Control: no-store or private are never kept (data the server wants kept off the phone).
 async function apiNetworkFirst(event) {
   const req = event.request;
   try {
     const res = await fetch(req);
-    if (res.ok && !/no-store/i.test(res.headers.get('Cache-Control') || '')) {
+    if (res.ok && res.type === 'basic' && !/no-store|private/i.test(res.headers.get('Cache-Control') || '')) {
       const copy = res.clone();
       event.waitUntil(caches.open(API_CACHE).then((c) => c.put(req, copy)));
     }

@@ -38,6 +38,11 @@ function messageFrom(status, data) {
   return 'Er ging iets mis. Probeer het later nog een keer.';
 }
 
+// Told about every 401 answer (store.js decides whether the login really ended); awaited before the error
+// is thrown, so that whatever runs next finds the device already as it should be.
+let unauthorized = null;
+export function onUnauthorized(fn) { unauthorized = fn; }
+
 /**
  * api('/api/thing', {method: 'POST', body: {...}, params: {q: 'x'}, signal})
  * Resolves with the parsed JSON (or null for an empty answer); throws ApiError.
@@ -80,6 +85,9 @@ export async function api(path, { method = 'GET', body, params, headers = {}, si
     try { data = await res.json(); } catch { data = null; }
   }
   if (!res.ok) {
+    if (res.status === 401 && unauthorized) {
+      try { await unauthorized(url.split('?')[0], method); } catch { /* the error below still goes to the caller */ }
+    }
     const body = data && typeof data === 'object' ? data : {};
     const fields = body.fields && typeof body.fields === 'object' ? body.fields : {};
     throw new ApiError(res.status, messageFrom(res.status, body), body.detail ?? null, fields, body);
@@ -93,7 +101,10 @@ export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', bod
 export const patch = (path, body, opts) => api(path, { ...opts, method: 'PATCH', body });
 export const del = (path, opts) => api(path, { ...opts, method: 'DELETE' });
 
-/** Forget cached API answers (call on logout, so the next person on this phone sees nothing). */
+/**
+ * Forget the service worker's cached API answers (call on logout). It keeps only public answers (the
+ * gemeenten, content, the sociale kaart), but the searches in them say something about you too.
+ */
 export async function clearOfflineCache() {
   if (!('caches' in self)) return;
   const keys = await caches.keys();

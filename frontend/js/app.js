@@ -1,7 +1,8 @@
 // Startklaar entry point: starts the router and registers the service worker.
 import { start, navigate } from './router.js';
-import { startSync } from './store.js';
+import { startSync, events } from './store.js';
 import { post } from './api.js';
+import { setFlash } from './dom.js';
 
 // The page title follows the screen's heading (a step's title, "Welkom" before the first questions).
 const heading = (fallback) => () => {
@@ -52,6 +53,19 @@ function takeReadMark(to) {
 const opened = takeReadMark(location.href);
 if (opened !== location.pathname + location.search + location.hash) history.replaceState(null, '', opened);
 start(document.getElementById('main'), routes, notFound);
+
+// The login ended on another device (or ran out): say so, on a screen that shows what is left on this phone.
+const ENDED = {
+  ticks: 'Je bent niet meer ingelogd. Je vinkjes staan nog op deze telefoon. Log opnieuw in, dan bewaren we ze in je account.',
+  profile: 'Je bent niet meer ingelogd. Je gegevens staan nog op deze telefoon. Log opnieuw in, dan bewaren we ze in je account.',
+  mentor: 'Je bent niet meer ingelogd. Log opnieuw in om verder mee te kijken.',
+  gone: 'Je bent niet meer ingelogd. Je plan staat veilig in je account. Log opnieuw in om het weer te zien.',
+};
+events.addEventListener('login-ended', (e) => {
+  const { kept, mentor } = e.detail || {};
+  setFlash(ENDED[kept || (mentor ? 'mentor' : 'gone')]);
+  navigate(mentor ? '/meekijken' : '/', { replace: true });
+});
 startSync();
 
 // With very large text the bottom menu grows; then let it scroll away instead of covering the page.

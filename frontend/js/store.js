@@ -1,6 +1,6 @@
 // The device store (IndexedDB): profile, progress, outbox and cache. A tick is saved here first, so the
 // screen changes at once (also offline); the outbox goes to the server when you are logged in and online.
-import { get, post, put, del, clearOfflineCache } from './api.js';
+import { get, post, put, del, clearOfflineCache, onUnauthorized } from './api.js';
 import { todayIso, dayDiff, stamp } from './fmt.js';
 
 const STORES = ['profile', 'progress', 'outbox', 'cache'];
@@ -191,7 +191,9 @@ async function fetchPlan(profile) {
       }
     } catch (err) {
       if (err.status !== 401) throw err;
-      await write([['cache', 'del', 'account']]); // the login ended; the device keeps its data
+      // The login ended (loginEnded() has run): the device is empty now, or keeps a plan of its own.
+      profile = await getProfile();
+      if (!profile) return null;
     }
   }
   return anonymousPlan(profile);
@@ -201,6 +203,7 @@ function refresh(profile) {
   if (!refreshing) {
     refreshing = (async () => {
       const plan = await fetchPlan(profile);
+      if (!plan) { planMem = null; return null; }
       planMem = { plan, fetched_at: new Date().toISOString() };
       fresh = true;
       await write([['cache', 'put', 'plan', planMem]]);
@@ -229,6 +232,7 @@ export async function loadPlan() {
       if (err.status === 0) offline = true; else error = err;
     }
   }
+  if (!(await getProfile())) return { profile: null, plan: null }; // emptied meanwhile: the login ended
   const plan = planMem ? overlay(planMem.plan, await read('progress')) : null;
   return { profile, plan, offline, error, fetched_at: planMem && planMem.fetched_at };
 }
@@ -281,9 +285,7 @@ async function doSync() {
       }
       await removeSent(chunk); // also items the server refused (their `error`): they stay invalid
     }
-  } catch (err) {
-    if (err.status === 401) await write([['cache', 'del', 'account']]);
-  }
+  } catch { /* offline or a server error: try again later; a 401 went to loginEnded() */ }
   if ((await account()) && (await pendingCount())) retryTimer = setTimeout(sync, RETRY_MS);
   emit('change');
 }
@@ -304,10 +306,16 @@ async function mergeProgress(rows, upload) {
   await write(ops);
 }
 
-/** Start syncing: now, when the connection comes back, and while ticks are waiting. */
+/** Does the server still know this login? A 401 goes to loginEnded(). */
+function checkLogin() {
+  account().then((acc) => { if (acc && online()) get('/api/me').catch(() => {}); }).catch(() => {});
+}
+
+/** Start syncing: now, when the connection comes back, and while ticks are waiting. Also checks the login. */
 export function startSync() {
-  window.addEventListener('online', () => { fresh = false; sync(); });
+  window.addEventListener('online', () => { fresh = false; sync(); checkLogin(); });
   sync();
+  checkLogin();
 }
 
 // --- profile ------------------------------------------------------------------------------------------
@@ -404,6 +412,11 @@ export async function changePassword(current_password, new_password) {
 
 /** Log out and leave nothing behind on this phone. Throws ApiError(0) when offline. */
 export async function logout({ everywhere = false } = {}) {
+  leaving = true;
+  try { await endSession(everywhere); } finally { leaving = false; }
+}
+
+async function endSession(everywhere) {
   await sync();
   try { // this phone stops getting this person's reminders (offline: logging out fails below anyway)
     const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
@@ -420,6 +433,57 @@ export async function logout({ everywhere = false } = {}) {
   }
   await clearDevice();
 }
+
+// --- when the login ends elsewhere ----------------------------------------------------------------------
+
+let leaving = false; // logout() is running: it clears the device itself
+let ending = null;
+
+/**
+ * A 401 while this device holds an account: has the login ended ("Uitloggen op al je apparaten" on another
+ * phone, a new password, it ran out)? GET /api/me says so; a wrong password is a 401 too.
+ *
+ * What goes: the account, and everything that is also in the account (profile, ticks, plan). Whoever has
+ * this phone now (it may be lost) sees nothing; logging in again brings it all back. The service worker
+ * keeps no personal answers; its cache of public ones goes too, as on logout.
+ * What stays: work that never reached the server (ticks in the outbox, a changed profile) is not thrown
+ * away without a word. Then the profile, ticks and plan stay as a plan on this phone only, without the
+ * account; the app says so, and the next login merges them into the account (afterLogin).
+ */
+function loginEnded(path, method) {
+  if (!ending) ending = endLogin(path, method).finally(() => { ending = null; });
+  return ending;
+}
+
+async function endLogin(path, method) {
+  if (leaving || !(await account())) return;
+  if (path !== '/api/me' || method !== 'GET') {
+    let res;
+    try {
+      res = await fetch('/api/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    } catch { return; } // offline: find out later
+    if (res.status !== 401) return;
+  }
+  const acc = await account();
+  if (leaving || !acc) return;
+  const ticks = await pendingCount();
+  const waiting = ticks > 0 ? 'ticks' : (await read('cache', 'profile_dirty')) ? 'profile' : null;
+  try { // this phone stops getting this person's reminders (the server drops the dead subscription later)
+    const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
+    const sub = reg && reg.pushManager && await reg.pushManager.getSubscription();
+    if (sub) await sub.unsubscribe();
+  } catch { /* no push here */ }
+  if (waiting) {
+    await write([['cache', 'del', 'account']]);
+    fresh = false;
+    await clearOfflineCache();
+  } else {
+    await clearDevice();
+  }
+  events.dispatchEvent(new CustomEvent('login-ended', { detail: { kept: waiting, mentor: acc.role === 'mentor' } }));
+}
+
+onUnauthorized(loginEnded);
 
 export async function clearDevice() {
   await write(STORES.map((s) => [s, 'clear']));

@@ -27,3 +27,22 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 def assert_accessible(page: Page) -> None:
     violations = axe_violations(page)
     assert violations == [], f"axe-core found WCAG problems on {page.url}: {violations}"
+
+
+# Every entry in the page's Cache Storage as [cache name, path + query], read inside the page.
+CACHE_STORAGE = """async () => {
+  const out = [];
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const req of await cache.keys()) {
+      const url = new URL(req.url);
+      out.push([name, url.pathname + url.search]);
+    }
+  }
+  return out;
+}"""
+
+
+def cache_storage(page: Page) -> list[tuple[str, str]]:
+    """What the service worker (or the page) keeps in Cache Storage: [(cache name, path + query)]."""
+    return [(name, url) for name, url in page.evaluate(CACHE_STORAGE)]

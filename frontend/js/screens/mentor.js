@@ -154,6 +154,7 @@ export async function dashboard(main) {
   const acc = await whoAmI();
   if (!heading.isConnected) return;
   if (!acc) {
+    if (flash) main.append(h('p', { class: 'notice', role: 'status' }, flash));
     loginChoice(main, '/meekijken', 'Kijk mee met een jongere die je uitnodigde. Log in of maak een meekijk-account.');
     return;
   }
