@@ -8,9 +8,12 @@ bench/load.py). A request that waits here holds neither a thread, a connection n
 thread pool (and below the database pool's capacity) every admitted request can always finish.
 
 Why shedding: under saturation a long queue only turns every request into a slow one (and a time-out for the
-phone). A request that finds the queue full is answered at once with 503 and Retry-After; the app keeps unsent
-ticks in its outbox and sends them again, so nothing saved is lost. Writes (ticks, profile changes) are let in
-before reads and get a longer queue: a crowd of reads must not starve the writes people are waiting on.
+phone). When the request at the head of its queue has already waited too long (reads 250 ms, writes 1 s), or the
+queue is full, a new request is answered at once with 503 and Retry-After (it never waits first); the app keeps
+unsent ticks in its outbox and sends them again, so nothing saved is lost. Writes (ticks, profile changes) are let
+in before reads and may wait longer: a crowd of reads must not starve the writes people are waiting on. The
+bound is on waiting time, not on a count, because one slot may turn over in a millisecond (a cached plan) or in a
+hundred (a search).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONNECTIONS_PER_REQUEST = 2  # the request's session, plus one own transaction some routes use (rate limits)
 WORKER_RESERVE = 4  # connections the embedded reminder worker may hold at once (lanes + messages)
-# Requests that may wait for a slot, per admitted request: reads, and (more) writes.
-READ_QUEUE_PER_SLOT = 4
-WRITE_QUEUE_PER_SLOT = 16
+# At most this many requests wait per admitted request (a bound on memory), and a new one is shed once the
+# oldest waiting one of its kind has waited this long (seconds).
+READ_QUEUE_PER_SLOT = 32
+WRITE_QUEUE_PER_SLOT = 32
+READ_MAX_WAIT = 0.25
+WRITE_MAX_WAIT = 1.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_SECONDS = 2
 BUSY_BODY = json.dumps(
@@ -58,13 +64,18 @@ class InFlightLimit:
         limit: int,
         read_queue: int | None = None,
         write_queue: int | None = None,
+        read_max_wait: float = READ_MAX_WAIT,
+        write_max_wait: float = WRITE_MAX_WAIT,
     ) -> None:
         self.app = app
         self.limit = limit
-        self.read_queue = read_queue if read_queue is not None else READ_QUEUE_PER_SLOT * limit
-        self.write_queue = write_queue if write_queue is not None else WRITE_QUEUE_PER_SLOT * limit
+        self.queue_size = {
+            False: read_queue if read_queue is not None else READ_QUEUE_PER_SLOT * limit,
+            True: write_queue if write_queue is not None else WRITE_QUEUE_PER_SLOT * limit,
+        }
+        self.max_wait = {False: read_max_wait, True: write_max_wait}
         self.active = 0
-        self._waiting: dict[bool, collections.deque[asyncio.Future[None]]] = {
+        self._waiting: dict[bool, collections.deque[tuple[float, asyncio.Future[None]]]] = {
             True: collections.deque(),  # writes
             False: collections.deque(),  # reads
         }
@@ -76,20 +87,22 @@ class InFlightLimit:
             return
         write = scope["method"] not in SAFE_METHODS
         if self.active >= self.limit:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
             queue = self._waiting[write]
-            if len(queue) >= (self.write_queue if write else self.read_queue):
+            if len(queue) >= self.queue_size[write] or (queue and now - queue[0][0] > self.max_wait[write]):
                 self.shed += 1
                 await _busy(send)
                 return
-            waiter = asyncio.get_running_loop().create_future()
-            queue.append(waiter)
+            entry = (now, loop.create_future())
+            queue.append(entry)
             try:
-                await waiter  # the slot is handed over by the request that finished (active stays counted)
+                await entry[1]  # the slot is handed over by the request that finished (active stays counted)
             except BaseException:
-                if waiter.done() and not waiter.cancelled():
+                if entry[1].done() and not entry[1].cancelled():
                     self._release()  # got the slot just as it was cancelled: pass it on
                 else:
-                    queue.remove(waiter)
+                    queue.remove(entry)
                 raise
         else:
             self.active += 1
@@ -101,7 +114,7 @@ class InFlightLimit:
     def _release(self) -> None:
         for queue in (self._waiting[True], self._waiting[False]):  # writes first
             while queue:
-                waiter = queue.popleft()
+                _, waiter = queue.popleft()
                 if not waiter.done():
                     waiter.set_result(None)  # hand this slot over
                     return

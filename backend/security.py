@@ -9,11 +9,10 @@ CSP = (
     "connect-src 'self'; font-src 'self'; manifest-src 'self'; worker-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# /docs loads Swagger UI from a CDN with an inline bootstrap script; it gets its own, looser policy.
+# /docs (backend/system/docs.py) serves Swagger UI from our own origin; its components set inline styles.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-    "frame-ancestors 'none'; object-src 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 # Answers that depend on who is logged in (the session cookie): kept by no cache on the phone, not the
 # browser's and not the service worker's (frontend/sw.js keeps only an allowlist of public answers anyway).
@@ -50,7 +49,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.docs_headers if scope["path"] in ("/docs", "/redoc") else self.headers
+        extra = self.docs_headers if scope["path"] == "/docs" else self.headers
         personal = is_personal(scope["path"])
 
         async def send_with_headers(message: Message) -> None:

@@ -35,6 +35,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ PASSWORD = "bench-password"  # plan_load.seed's
 SERVICES_PER_GEMEENTE = 150
 POINTS = 2000  # latency quantiles each wrk process reports, to merge the kinds' distributions
 TARGET_P95_MS = 100
+TICK_P95_STRESS_MS = 500  # issue 11: ticks under saturation
+SHED_MS = 100  # issue 11: a request turned away is turned away fast
 
 
 def split_vus(vus: int) -> dict[str, int]:
@@ -116,7 +119,7 @@ local connections = $connections
 $build
 function init(args)
   math.randomseed($seed + os.time())
-  ok, s429, other, s5xx = 0, 0, 0, 0
+  ok, s429, other, s5xx, shed = 0, 0, 0, 0, 0
   build()
   offset = math.random(1, math.max(#reqs, 1))
 end
@@ -131,15 +134,16 @@ function response(status, headers, body)
   if status < 300 then ok = ok + 1
   elseif status == 429 then s429 = s429 + 1
   elseif status < 500 then other = other + 1
+  elseif status == 503 and body and string.find(body, '"reason":"druk"', 1, true) then shed = shed + 1
   else s5xx = s5xx + 1 end
 end
 $delay
 function done(summary, latency, requests)
-  local t = {ok = 0, s429 = 0, other = 0, s5xx = 0}
+  local t = {ok = 0, s429 = 0, other = 0, s5xx = 0, shed = 0}
   for _, th in ipairs(threads) do for k in pairs(t) do t[k] = t[k] + th:get(k) end end
   local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
-    e.connect, e.read, e.write, e.timeout, t.ok, t.s429, t.other, t.s5xx))
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.connect, e.read, e.write, e.timeout, t.ok, t.s429, t.other, t.s5xx, t.shed))
   local q = {}
   for i = 1, $points do q[i] = string.format("%d", latency:percentile((i - 0.5) * 100 / $points)) end
   io.write("LATENCY " .. table.concat(q, " ") .. "\n")
@@ -206,6 +210,7 @@ class KindResult:
     s429: int
     other: int
     s5xx: int
+    shed: int  # 503 "druk" from the in-flight limit (backend/limits.py): turned away at once, to retry
     points: list[float]  # latency quantiles in ms, POINTS of them, evenly spaced in probability
 
     @property
@@ -214,7 +219,12 @@ class KindResult:
 
     @property
     def errors(self) -> int:
-        return self.s429 + self.other + self.s5xx + self.socket_errors
+        return self.s429 + self.other + self.s5xx + self.shed + self.socket_errors
+
+    @property
+    def lost(self) -> int:
+        """Requests that failed other than by being shed: server errors and time-outs/socket errors."""
+        return self.s5xx + self.socket_errors
 
 
 def percentiles(results: list[KindResult], ps: tuple[float, ...] = (50, 95, 99)) -> list[float]:
@@ -248,13 +258,15 @@ def run_mix(base: str, vus: int, seconds: int, think_ms: int, data: dict[str, di
         results = []
         for kind, connections, proc in procs:
             out, _ = proc.communicate(timeout=seconds + 120)
-            m = re.search(r"RESULT ((?:\d+ ?){10})", out)
+            m = re.search(r"RESULT ((?:\d+ ?){11})", out)
             lat = re.search(r"LATENCY ([\d ]+)", out)
             assert proc.returncode == 0 and m and lat, out
-            req, dur_us, conn, read, write, timeout, ok, s429, other, s5xx = map(int, m.group(1).split())
+            req, dur_us, conn, read, write, timeout, ok, s429, other, s5xx, shed = map(int, m.group(1).split())
             points = [int(v) / 1000 for v in lat.group(1).split()]
             errors = conn + read + write + timeout
-            results.append(KindResult(kind, connections, req, dur_us / 1e6, errors, ok, s429, other, s5xx, points))
+            results.append(
+                KindResult(kind, connections, req, dur_us / 1e6, errors, ok, s429, other, s5xx, shed, points)
+            )
         return results
     finally:
         for _, _, proc in procs:
@@ -263,10 +275,63 @@ def run_mix(base: str, vus: int, seconds: int, think_ms: int, data: dict[str, di
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class Probe(threading.Thread):
+    """Extra VUs during a stress phase that time every answer themselves (wrk cannot split latency by status),
+    to show how fast a shed request (503 "druk") is answered. They search the kaart: reads are shed first."""
+
+    def __init__(self, base: str, paths: list[str], seconds: int, vus: int = 4) -> None:
+        super().__init__(daemon=True)
+        self.base, self.paths, self.seconds, self.vus = base, paths, seconds, vus
+        self.answers: list[tuple[bool, float]] = []  # (shed, ms)
+        self.failed = 0
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+
+        def loop(i: int) -> None:
+            rnd = random.Random(i)
+            with httpx.Client(base_url=self.base, timeout=10) as c:
+                while time.monotonic() < deadline:
+                    t0 = time.perf_counter()
+                    try:
+                        r = c.get(rnd.choice(self.paths))
+                    except httpx.HTTPError:
+                        self.failed += 1
+                        continue
+                    ms = 1000 * (time.perf_counter() - t0)
+                    self.answers.append((r.status_code == 503 and r.headers.get("Retry-After") is not None, ms))
+
+        with ThreadPoolExecutor(self.vus) as pool:
+            list(pool.map(loop, range(self.vus)))
+
+    def summary(self) -> tuple[int, list[float]]:
+        shed = sorted(ms for is_shed, ms in self.answers if is_shed)
+        return len(self.answers), shed
+
+
+def stress_verdict(results: list[KindResult], probe: Probe) -> None:
+    """Issue 11, item 8: under saturation no tick is lost (5xx or time-out), tick p95 <= 500 ms, and a shed
+    request is answered within 100 ms."""
+    tick = next(r for r in results if r.kind == "tick")
+    tick_p95 = percentiles([tick])[1]
+    n, shed = probe.summary()
+    shed_all = sum(r.shed for r in results)
+    worst = shed[-1] if shed else 0.0
+    p99 = shed[min(len(shed) - 1, int(len(shed) * 0.99))] if shed else 0.0
+    ok = tick.lost == 0 and tick.shed == 0 and tick_p95 <= TICK_P95_STRESS_MS and worst <= SHED_MS
+    print(
+        f"  stress: ticks lost {tick.lost} (5xx {tick.s5xx}, socket/time-out {tick.socket_errors}), ticks shed "
+        f"{tick.shed}, tick p95 {tick_p95:.1f} ms; shed in all {shed_all}; probe ({probe.vus} VUs): {n} answers, "
+        f"{len(shed)} shed, shed p99 {p99:.1f} / max {worst:.1f} ms, {probe.failed} failed "
+        f"(target 0 ticks lost, tick p95 <= {TICK_P95_STRESS_MS} ms, shed <= {SHED_MS} ms): "
+        f"{'OK' if ok else 'BELOW TARGET'}"
+    )
+
+
 def report(label: str, results: list[KindResult], cpu_ms: float, loads: tuple[str, str]) -> bool:
     print(label)
     print(f"  {'kind':6} {'VUs':>4} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'2xx':>8} {'429':>5} "
-          f"{'other':>6} {'5xx':>5} {'socket':>6}")  # fmt: skip
+          f"{'other':>6} {'5xx':>5} {'shed':>6} {'socket':>6}")  # fmt: skip
     for r in [*results, None]:
         rows = results if r is None else [r]
         name = "all" if r is None else r.kind
@@ -274,7 +339,8 @@ def report(label: str, results: list[KindResult], cpu_ms: float, loads: tuple[st
         print(
             f"  {name:6} {sum(x.vus for x in rows):4d} {sum(x.rps for x in rows):8.0f} {p50:8.1f} {p95:8.1f} "
             f"{p99:8.1f} {sum(x.ok for x in rows):8d} {sum(x.s429 for x in rows):5d} "
-            f"{sum(x.other for x in rows):6d} {sum(x.s5xx for x in rows):5d} {sum(x.socket_errors for x in rows):6d}"
+            f"{sum(x.other for x in rows):6d} {sum(x.s5xx for x in rows):5d} {sum(x.shed for x in rows):6d} "
+            f"{sum(x.socket_errors for x in rows):6d}"
         )
     errors = sum(r.errors for r in results)
     attempts = sum(r.requests + r.socket_errors for r in results)
@@ -329,13 +395,20 @@ def run(kind: str, seconds: int, vus: int, thinks: list[int], workers: int, env:
             run_mix(base, vus, 5, thinks[0], data)  # warm-up (caches, connection pools) at the first phase's pace
             for think in thinks:
                 load_before, cpu0 = load_average(), server_cpu(proc.pid)
+                probe = Probe(base, paths, seconds) if think == 0 else None
+                if probe is not None:
+                    probe.start()
                 results = run_mix(base, vus, seconds, think, data)
+                if probe is not None:
+                    probe.join()
                 n = sum(r.requests for r in results)
                 cpu_ms = 1000 * (server_cpu(proc.pid) - cpu0) / max(n, 1)
                 split = ", ".join(f"{k} {v}" for k, v in split_vus(vus).items())
                 pace = f"think {think // 2}-{think * 3 // 2} ms" if think else "no think time (stress)"
                 label = f"{vus} VUs ({split}), {pace}, {seconds} s:"
                 report(label, results, cpu_ms, (load_before, load_average()))
+                if probe is not None:
+                    stress_verdict(results, probe)
 
 
 def main() -> None:

@@ -139,3 +139,24 @@ def test_a_cancelled_waiter_gives_its_place_back() -> None:
         assert app.active == 0
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_request_is_shed_at_once_when_the_queue_has_waited_too_long() -> None:
+    async def scenario() -> None:
+        gate = _Gate()
+        app = InFlightLimit(gate, limit=1, read_queue=100, write_queue=100, read_max_wait=0.05, write_max_wait=0.2)
+        first = asyncio.create_task(_call(app, "GET", "/api/a"))
+        queued = asyncio.create_task(_call(app, "GET", "/api/b"))
+        await asyncio.sleep(0.02)
+        late_but_in_time = asyncio.create_task(_call(app, "GET", "/api/c"))  # the head waited 20 ms: queued
+        await asyncio.sleep(0.06)
+        status, _, took = await _call(app, "GET", "/api/d")  # the head waited 80 ms: shed without waiting
+        assert status == 503 and took < 0.05
+        write = asyncio.create_task(_call(app, "PUT", "/api/me/progress/x"))  # writes have their own queue
+        await asyncio.sleep(0.01)
+        gate.open.set()
+        results = await asyncio.gather(first, queued, late_but_in_time, write)
+        assert [r[0] for r in results] == [200] * 4
+        assert gate.served[1] == "PUT /api/me/progress/x"
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
