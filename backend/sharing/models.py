@@ -90,10 +90,17 @@ class Message(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """Who looked at what of whose data, and when. Written by the service; the API never edits it."""
+    """Who looked at what of whose data, and when. Written by the service; the API never edits it.
+
+    Repeated reads (the same mentor, kind of read and leefgebieden) within one window of READ_WINDOW are one
+    entry: `read_slot` numbers the window, the unique index makes that hold for parallel reads too, `times`
+    counts them and `last_at` is the last. Other actions have no slot and are never merged."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_subject", "subject_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_subject", "subject_id", "created_at"),
+        Index("uq_audit_read", "subject_id", "actor_id", "action", "detail", "read_slot", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")  # whose data
@@ -102,6 +109,9 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=40)
     detail: str = Field(default="", max_length=400)
     created_at: datetime = Field(default_factory=utcnow)
+    read_slot: int | None = None  # reads only: created_at in whole READ_WINDOWs since 1970
+    times: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    last_at: datetime | None = None  # reads only: the last read this entry stands for
 
 
 # --- API schemas --------------------------------------------------------------------------------------
@@ -226,3 +236,5 @@ class AuditOut(SQLModel):
     action: str
     what: str  # Dutch, for people
     created_at: datetime
+    times: int = 1  # repeated reads within a few minutes are one entry
+    last_at: datetime | None = None  # the last of those reads

@@ -24,6 +24,7 @@ from backend.checklists import service as checklists
 from backend.checklists.models import StepProgress, UserProfile
 from backend.checklists.plan import age_on
 from backend.clock import NL, aware, nl_date
+from backend.db import dialect_insert
 from backend.errors import AppError, FieldErrors
 from backend.reminders import push
 from backend.reminders import service as reminders
@@ -71,6 +72,9 @@ MESSAGE_PUSH_TTL = 3 * 24 * 3600
 MESSAGE_LEASE = timedelta(seconds=120)
 INBOX_LIMIT = 50
 AUDIT_LIMIT = 200
+# A mentor's reads: repeated within one window of READ_WINDOW they are one audit entry that counts them.
+READ_ACTIONS = ("overzicht", "plan")
+READ_WINDOW = timedelta(minutes=10)
 DUE_SOON_DAYS = 14
 
 ACTION_TEXT = {
@@ -293,8 +297,8 @@ def followers(session: Session, jongere_id: int, now: datetime) -> FollowersOut:
     }
     last_viewed = dict(
         session.execute(
-            select(AuditEntry.actor_id, func.max(AuditEntry.created_at))
-            .where(AuditEntry.subject_id == jongere_id, col(AuditEntry.action).in_(["overzicht", "plan"]))
+            select(AuditEntry.actor_id, func.max(func.coalesce(AuditEntry.last_at, AuditEntry.created_at)))
+            .where(AuditEntry.subject_id == jongere_id, col(AuditEntry.action).in_(READ_ACTIONS))
             .group_by(AuditEntry.actor_id)
         ).all()
     )
@@ -338,14 +342,27 @@ def stop_link(session: Session, user: UserAccount, link_id: int, now: datetime) 
 
 
 def write_audit(session: Session, subject_id: int, actor: UserAccount, action: str, detail: str, now: datetime) -> None:
-    session.add(
-        AuditEntry(
-            subject_id=subject_id,
-            actor_id=actor.id,
-            actor_name=display_name(actor),
-            action=action,
-            detail=detail[:400],
-            created_at=now,
+    """One entry per action; a read repeated within its READ_WINDOW slot counts in the entry already there
+    (one upsert on the unique index, so parallel reads wait for each other instead of adding entries)."""
+    values: dict[str, Any] = {
+        "subject_id": subject_id,
+        "actor_id": actor.id,
+        "actor_name": display_name(actor),
+        "action": action,
+        "detail": detail[:400],
+        "created_at": now,
+    }
+    if action not in READ_ACTIONS:
+        session.add(AuditEntry(**values))
+        return
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    insert = dialect_insert(session, table).values(
+        **values, read_slot=int(now.timestamp() // READ_WINDOW.total_seconds()), times=1, last_at=now
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["subject_id", "actor_id", "action", "detail", "read_slot"],
+            set_={"times": table.c.times + 1, "last_at": insert.excluded.last_at},
         )
     )
 
@@ -364,7 +381,19 @@ def audit_for(session: Session, subject_id: int, limit: int = AUDIT_LIMIT) -> li
         seen = [labels.get(x, x) for x in _split(r.detail)]
         if seen:
             what = f"{what}: {', '.join(seen)}"
-        out.append(AuditOut(id=r.id, actor_name=r.actor_name, action=r.action, what=what, created_at=r.created_at))  # type: ignore[arg-type]
+        if r.times > 1:
+            what = f"{what} ({r.times} keer)"
+        out.append(
+            AuditOut(
+                id=r.id,  # type: ignore[arg-type]
+                actor_name=r.actor_name,
+                action=r.action,
+                what=what,
+                created_at=r.created_at,
+                times=r.times,
+                last_at=r.last_at,
+            )
+        )
     return out
 
 
