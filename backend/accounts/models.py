@@ -98,7 +98,7 @@ _FOLD = str.maketrans(
         **dict.fromkeys("хχ", "x"),
         **dict.fromkeys("уγ", "y"),
         **dict.fromkeys("кκ", "k"),
-        **dict.fromkeys("мм", "m"),
+        **dict.fromkeys("м", "m"),
         **dict.fromkeys("нһ", "h"),
         **dict.fromkeys("јϳ", "j"),
         **dict.fromkeys("ԁ", "d"),
