@@ -318,6 +318,8 @@ class Resolver:
         if kept is None or kept[0] <= now:
             addresses = (host,) if _is_ip_literal(host) else tuple(await _resolved(host, port))
             ok = not self.check or all(is_public_address(a) for a in addresses)
+            if len(self._answers) >= 4096:  # hosts come from subscriptions: forget the stale ones now and then
+                self._answers = {h: a for h, a in self._answers.items() if a[0] > now}
             kept = self._answers[host] = (now + DNS_TTL, addresses, ok)
         if not kept[2]:
             raise AddressRefused(host)
