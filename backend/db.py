@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -39,16 +42,94 @@ def pg_options(statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS) -> str:
     )
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+_READS = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
+
+
+class _SerialWriter(sqlite3.Connection):
+    """A SQLite connection whose writes take the process's lock for this database file first, until commit or
+    rollback.
+
+    SQLite has one writer per file. Without this, the threads of a busy process all poll for its write lock
+    (SQLite's busy handler sleeps 1, 2, 5 ... 100 ms between tries), and under load writes convoy into seconds
+    (bench/load.py). With it, the threads of one process queue on a Python lock and are woken the moment the
+    writer before them commits; only the processes still share SQLite's own lock."""
+
+    write_lock: threading.Lock
+    holding = False
+
+    def take_write_lock(self) -> None:
+        if not self.holding:
+            if not self.write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+                raise sqlite3.OperationalError("database is locked")  # as SQLite says it: a 503, "probeer zo"
+            self.holding = True
+
+    def release_write_lock(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.write_lock.release()
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or _SerialWriterCursor)
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        return self.cursor().execute(sql, *args)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.release_write_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release_write_lock()
+
+
+class _SerialWriterCursor(sqlite3.Cursor):
+    def _before(self, sql: str) -> None:
+        if not sql.lstrip()[:7].upper().startswith(_READS):
+            connection = self.connection
+            assert isinstance(connection, _SerialWriter)
+            connection.take_write_lock()
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        self._before(sql)
+        return super().execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        self._before(sql)
+        return super().executemany(sql, *args)
+
+
+def _serial_writer_for(path: str) -> type[_SerialWriter]:
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(path, threading.Lock())
+    return type("SerialWriter", (_SerialWriter,), {"write_lock": lock})
+
+
 def make_engine(url: str, *, statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS, **kwargs: Any) -> Engine:
     """The engine for `url`. PostgreSQL connections carry lock, statement and idle-transaction timeouts
     (`statement_timeout_ms=0`: no statement limit, for migrations and backups)."""
     if url.startswith("sqlite"):
-        if make_url(url).database not in (None, "", ":memory:"):
+        database = make_url(url).database
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if database not in (None, "", ":memory:"):
             # SQLite connections are local: never make a request wait for one (see limits.py), and keep
             # enough of them that a burst does not open new ones (the plan's hot path opens on the loop).
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", -1)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5}, **kwargs)
+            connect_args["factory"] = _serial_writer_for(os.path.realpath(str(database)))
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         wal = {"set": False}
 
         @event.listens_for(engine, "connect")

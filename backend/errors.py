@@ -173,6 +173,8 @@ def database_outage(exc: BaseException) -> str | None:
         return None
     orig = exc.orig
     sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if sqlite_name is None and str(orig) == "database is locked":  # backend.db's own write lock timed out
+        sqlite_name = "SQLITE_BUSY"
     if isinstance(sqlite_name, str):
         if sqlite_name == "SQLITE_FULL":
             return "full"

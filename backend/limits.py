@@ -55,7 +55,9 @@ def max_in_flight(engine: Engine, configured: int = 0, threads: int | None = Non
 
 
 class InFlightLimit:
-    """At most `limit` API requests in progress; writes go first; a full queue is answered with 503 at once."""
+    """At most `limit` API requests in progress; writes go first but never take every slot (reads keep a
+    quarter, and only that quarter while writes wait); a request is shed at once (503) when its queue is full
+    or its head has waited too long."""
 
     def __init__(
         self,
@@ -69,24 +71,39 @@ class InFlightLimit:
     ) -> None:
         self.app = app
         self.limit = limit
+        # Writes wait for each other on a busy row or SQLite's single writer: if they held every slot, reads
+        # (the plan, a search) would starve behind them.
+        self.max_writes = max(1, limit - max(1, limit // 4)) if limit > 1 else 1
         self.queue_size = {
             False: read_queue if read_queue is not None else READ_QUEUE_PER_SLOT * limit,
             True: write_queue if write_queue is not None else WRITE_QUEUE_PER_SLOT * limit,
         }
         self.max_wait = {False: read_max_wait, True: write_max_wait}
         self.active = 0
+        self.active_writes = 0
         self._waiting: dict[bool, collections.deque[tuple[float, asyncio.Future[None]]]] = {
             True: collections.deque(),  # writes
             False: collections.deque(),  # reads
         }
         self.shed = 0  # requests answered with 503 (for tests and benchmarks)
 
+    def _may_start(self, write: bool) -> bool:
+        if self.active >= self.limit:
+            return False
+        if write:
+            return self.active_writes < self.max_writes
+        # While writes wait, reads keep only their reserved share: the CPU goes to what people wait on.
+        return not self._waiting[True] or self.active - self.active_writes < self.limit - self.max_writes
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         write = scope["method"] not in SAFE_METHODS
-        if self.active >= self.limit:
+        if self._may_start(write) and not self._waiting[write]:
+            self.active += 1
+            self.active_writes += write
+        else:
             loop = asyncio.get_running_loop()
             now = loop.time()
             queue = self._waiting[write]
@@ -97,28 +114,30 @@ class InFlightLimit:
             entry = (now, loop.create_future())
             queue.append(entry)
             try:
-                await entry[1]  # the slot is handed over by the request that finished (active stays counted)
+                await entry[1]  # the slot is handed over by the request that finished (it is counted already)
             except BaseException:
                 if entry[1].done() and not entry[1].cancelled():
-                    self._release()  # got the slot just as it was cancelled: pass it on
+                    self._release(write)  # got the slot just as it was cancelled: pass it on
                 else:
                     queue.remove(entry)
                 raise
-        else:
-            self.active += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self._release()
+            self._release(write)
 
-    def _release(self) -> None:
-        for queue in (self._waiting[True], self._waiting[False]):  # writes first
-            while queue:
+    def _release(self, write: bool) -> None:
+        self.active -= 1
+        self.active_writes -= write
+        for kind in (True, False):  # writes first, within their share of the slots
+            queue = self._waiting[kind]
+            while queue and self._may_start(kind):
                 _, waiter = queue.popleft()
                 if not waiter.done():
+                    self.active += 1
+                    self.active_writes += kind
                     waiter.set_result(None)  # hand this slot over
                     return
-        self.active -= 1
 
 
 async def _busy(send: Send) -> None:

@@ -26,6 +26,8 @@ Errors: non-2xx answers (429 shown apart) and socket errors (connect, read, writ
 Shed: 503 "druk" answers of the in-flight limit (backend/limits.py), counted apart from other 5xx. The stress
 phase (issue 11, item 8) is judged on its own: no tick lost to a 5xx or a time-out, tick p95 <= 500 ms, and a
 shed request answered within 100 ms (timed by 4 extra probe VUs, since wrk cannot split latency by status).
+A shed VU waits Retry-After before its next request, as the app does (it resends its outbox after 20 s); the
+probe VUs do not wait, so the server stays saturated.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ local connections = $connections
 $build
 function init(args)
   math.randomseed($seed + os.time())
-  ok, s429, other, s5xx, shed = 0, 0, 0, 0, 0
+  ok, s429, other, s5xx, shed, backoff = 0, 0, 0, 0, 0, 0
   build()
   offset = math.random(1, math.max(#reqs, 1))
 end
@@ -137,7 +139,10 @@ function response(status, headers, body)
   if status < 300 then ok = ok + 1
   elseif status == 429 then s429 = s429 + 1
   elseif status < 500 then other = other + 1
-  elseif status == 503 and body and string.find(body, '"reason":"druk"', 1, true) then shed = shed + 1
+  elseif status == 503 and body and string.find(body, '"reason": "druk"', 1, true) then
+    shed = shed + 1
+    -- as the app does (it sends its outbox again after 20 s): wait Retry-After before the next request
+    backoff = 1000 * (tonumber(headers["retry-after"] or headers["Retry-After"]) or 1)
   else s5xx = s5xx + 1 end
 end
 $delay
@@ -194,10 +199,9 @@ def _lua_list(items: list[str]) -> str:
 
 
 def script(kind: str, connections: int, think_ms: int, data: dict[str, str], seed: int) -> str:
-    delay = ""
-    if think_ms > 0:
-        lo, hi = think_ms // 2, think_ms * 3 // 2
-        delay = f"function delay() return math.random({lo}, {hi}) end"
+    think = f"math.random({think_ms // 2}, {think_ms * 3 // 2})" if think_ms > 0 else "0"
+    # A VU that was shed (503 with Retry-After) waits that long once, as a phone does; otherwise it thinks.
+    delay = f"function delay() local b = backoff; backoff = 0; return b + {think} end"
     build = Template(BUILD[kind]).substitute(data)
     return LUA.substitute(build=build, delay=delay, connections=connections, seed=seed, points=POINTS)
 

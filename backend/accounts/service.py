@@ -132,11 +132,13 @@ def create_account(
         role=role,
         display_name=display_name,
     )
+    session.add(user)
     try:
-        with session.begin_nested():  # the same name signed up at the same moment: one wins, the other a 409
-            session.add(user)
-    except IntegrityError as exc:
-        raise UsernameTaken() from exc
+        session.flush()
+    except IntegrityError as exc:  # the same name signed up at the same moment: one wins, the other a 409
+        if "username" not in str(exc.orig):
+            raise
+        raise UsernameTaken() from exc  # the request rolls back; nothing else of it is kept
     return user, code
 
 

@@ -119,7 +119,12 @@ def _profile_and_progress(session: Session, user_id: int) -> tuple[Profile, dict
     row = session.get(UserProfile, user_id)
     if row is None:
         return None
-    rows = session.execute(select(StepProgress).where(StepProgress.user_id == user_id)).scalars().all()  # type: ignore[arg-type]
+    # Plain rows, not ORM objects: this runs on every tick (bench/load.py's stress phase).
+    rows = session.execute(
+        select(StepProgress.step_id, StepProgress.state, StepProgress.client_updated_at).where(
+            StepProgress.user_id == user_id  # type: ignore[arg-type]
+        )
+    ).all()
     progress = {r.step_id: r.state for r in rows}
     completed_on = {r.step_id: nl_date(r.client_updated_at) for r in rows if r.state == "done"}
     return Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation), progress, completed_on

@@ -100,12 +100,13 @@ async def _call(app: Any, method: str, path: str) -> tuple[int, dict[str, str], 
     return sent[0]["status"], headers, asyncio.get_running_loop().time() - start
 
 
-def test_a_full_queue_is_answered_at_once_and_writes_go_first() -> None:
+def test_a_full_queue_is_answered_at_once_and_writes_go_first_within_their_share() -> None:
     async def scenario() -> None:
         gate = _Gate()
-        app = InFlightLimit(gate, limit=2, read_queue=3, write_queue=6)
-        busy = [asyncio.create_task(_call(app, "GET", f"/api/bezig/{i}")) for i in range(2 + 3)]
-        await asyncio.sleep(0.01)  # two in progress, three reads waiting: the read queue is full
+        app = InFlightLimit(gate, limit=4, read_queue=3, write_queue=6)
+        assert app.max_writes == 3  # a quarter of the slots stays free for reads
+        busy = [asyncio.create_task(_call(app, "GET", f"/api/bezig/{i}")) for i in range(4 + 3)]
+        await asyncio.sleep(0.01)  # four in progress, three reads waiting: the read queue is full
         status, headers, took = await _call(app, "GET", "/api/nog-een")
         assert status == 503 and int(headers["retry-after"]) > 0
         assert headers["content-type"] == "application/json"
@@ -116,10 +117,12 @@ def test_a_full_queue_is_answered_at_once_and_writes_go_first() -> None:
         assert status == 503  # writes have a longer queue, but a bounded one
         gate.open.set()
         results = await asyncio.gather(*busy, *writes)
-        assert [r[0] for r in results] == [200] * 11
-        after_first_two = gate.served[2:]
-        assert all(s.startswith("PUT") for s in after_first_two[:6]), gate.served  # queued writes before reads
-        assert app.active == 0 and app.shed == 2
+        assert [r[0] for r in results] == [200] * 13
+        after_the_first = gate.served[4:]
+        assert all(s.startswith("PUT") for s in after_the_first[:3]), gate.served  # queued writes first ...
+        last_write = max(i for i, s in enumerate(after_the_first) if s.startswith("PUT"))
+        assert any(s.startswith("GET") for s in after_the_first[:last_write]), gate.served  # ... reads not starved
+        assert app.active == 0 and app.active_writes == 0 and app.shed == 2
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
 

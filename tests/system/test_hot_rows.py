@@ -183,6 +183,7 @@ def test_liveness_fails_while_the_thread_pool_is_stuck_and_recovers(
     orchestrator restarts the process, and it is fine again once the threads are free."""
     monkeypatch.setattr(PoolWatch, "STUCK_AFTER", 0.5)
     settings.threadpool_size = 2  # two requests waiting for a lock take every thread
+    settings.max_in_flight = 3  # (an operator's override; by default writes keep a slot free for reads)
     app = create_app(settings)
     server = LiveServer(app)
     server.start()
