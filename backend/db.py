@@ -6,11 +6,13 @@ Services never commit: the request (get_session) or the job commits once at the 
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import inspect
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -57,17 +59,42 @@ class _SerialWriter(sqlite3.Connection):
     writer before them commits; only the processes still share SQLite's own lock."""
 
     write_lock: threading.Lock
+    lock_path: str  # a file beside the database: the processes' queue (flock), polled every millisecond
     holding = False
+    _lock_fd = -1
 
     def take_write_lock(self) -> None:
-        if not self.holding:
-            if not self.write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-                raise sqlite3.OperationalError("database is locked")  # as SQLite says it: a 503, "probeer zo"
-            self.holding = True
+        if self.holding:
+            return
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        if not self.write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked")  # as SQLite says it: a 503, "probeer zo"
+        # Other processes (the API processes of `serve --workers N`, the worker, the CLI): one writer thread
+        # per process asks here, so a short poll costs nothing and wakes up within a millisecond (SQLite's own
+        # busy handler sleeps up to 100 ms between tries, and the process that just wrote wins again).
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            self.write_lock.release()
+            raise
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    self.write_lock.release()
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(0.001)
+        self._lock_fd = fd
+        self.holding = True
 
     def release_write_lock(self) -> None:
         if self.holding:
             self.holding = False
+            fd, self._lock_fd = self._lock_fd, -1
+            os.close(fd)  # closing gives the flock back
             self.write_lock.release()
 
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
@@ -114,7 +141,7 @@ class _SerialWriterCursor(sqlite3.Cursor):
 def _serial_writer_for(path: str) -> type[_SerialWriter]:
     with _WRITE_LOCKS_GUARD:
         lock = _WRITE_LOCKS.setdefault(path, threading.Lock())
-    return type("SerialWriter", (_SerialWriter,), {"write_lock": lock})
+    return type("SerialWriter", (_SerialWriter,), {"write_lock": lock, "lock_path": path + "-writelock"})
 
 
 def make_engine(url: str, *, statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS, **kwargs: Any) -> Engine:

@@ -99,6 +99,9 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     if body.state not in STATES:
         raise FieldErrors({"state": "Kies een geldige status."})
     stamp = _tick_time(body.client_updated_at)
+    # Read and compute the reminders first, as if the tick were stored, and only then write: the write
+    # transaction (on SQLite: the one writer of the whole database) stays a few statements long.
+    reminder_change = reminders.plan_recompute(session, user_id, overlay=(key, body.state, stamp))
     values = {"state": body.state, "client_updated_at": stamp, "client_id": body.client_id, "updated_at": utcnow()}
     # Both steps are single statements, so two devices ticking at the same moment cannot mix their writes:
     # insert if absent; otherwise update only when this tick is new and not older than the stored one.
@@ -129,8 +132,11 @@ def put_progress(session: Session, user_id: int, key: str, body: ProgressIn) -> 
     assert row is not None
     if not inserted and updated != 1:
         return ProgressResult(row, applied=False)  # a repeat, or an older tick than the one stored
-    _bump_revision(session, user_id)
-    reminders.recompute_for(session, user_id)
+    if reminder_change.revision is not None and _bump_revision(session, user_id, reminder_change.revision):
+        reminders.apply_recompute(session, reminder_change)
+    else:  # the plan's inputs changed since we read them (another device): compute again, now while writing
+        _bump_revision(session, user_id)
+        reminders.recompute_for(session, user_id)
     return ProgressResult(row, applied=True)
 
 
@@ -147,10 +153,13 @@ def _tick_time(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _bump_revision(session: Session, user_id: int) -> None:
-    session.exec(  # type: ignore[call-overload]
-        update(UserProfile).where(col(UserProfile.user_id) == user_id).values(revision=UserProfile.revision + 1)
-    )
+def _bump_revision(session: Session, user_id: int, expected: int | None = None) -> bool:
+    """revision + 1; with `expected`, only when it still is that revision (False: it changed meanwhile)."""
+    stmt = update(UserProfile).where(col(UserProfile.user_id) == user_id)
+    if expected is not None:
+        stmt = stmt.where(col(UserProfile.revision) == expected)
+    result = session.exec(stmt.values(revision=UserProfile.revision + 1))  # type: ignore[call-overload]
+    return bool(result.rowcount)
 
 
 def list_progress(session: Session, user_id: int) -> list[StepProgress]:

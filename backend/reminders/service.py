@@ -115,7 +115,9 @@ def quiet_hours_end(now: datetime, end: time) -> datetime:
 # --- recompute -----------------------------------------------------------------------------------------
 
 
-def _profile_and_progress(session: Session, user_id: int) -> tuple[Profile, dict[str, str], dict[str, date]] | None:
+def _profile_and_progress(
+    session: Session, user_id: int, overlay: tuple[str, str, datetime] | None = None
+) -> tuple[Profile, dict[str, str], dict[str, date]] | None:
     row = session.get(UserProfile, user_id)
     if row is None:
         return None
@@ -127,24 +129,46 @@ def _profile_and_progress(session: Session, user_id: int) -> tuple[Profile, dict
     ).all()
     progress = {r.step_id: r.state for r in rows}
     completed_on = {r.step_id: nl_date(r.client_updated_at) for r in rows if r.state == "done"}
+    if overlay is not None:  # a tick about to be written
+        step_id, state, stamp = overlay
+        progress[step_id] = state
+        completed_on.pop(step_id, None)
+        if state == "done":
+            completed_on[step_id] = nl_date(stamp)
     return Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation), progress, completed_on
 
 
-def recompute(session: Session, user_id: int, now: datetime | None = None, *, not_before: date | None = None) -> None:
-    """Bring one person's pending reminders in line with their profile and progress (idempotent)."""
+@dataclass(frozen=True)
+class Recompute:
+    """What recompute will write for one person: reminder rows to delete and to add."""
+
+    stale: list[int]
+    new: list[dict[str, Any]]
+    revision: int | None = None  # the profile revision it was computed from (None: no profile)
+
+
+def plan_recompute(
+    session: Session,
+    user_id: int,
+    now: datetime | None = None,
+    *,
+    not_before: date | None = None,
+    overlay: tuple[str, str, datetime] | None = None,
+) -> Recompute:
+    """Read and compute only (no write): which pending reminders go and which come. With `overlay` (step,
+    state, time) as if that tick were already stored, so a tick can compute before it takes any write lock
+    (SQLite has one writer: the shorter a write transaction, the more ticks a second; bench/load.py)."""
     now = now or now_utc()
     today = nl_date(now)
     if not_before is not None and not_before > today:
         today = not_before
-    session.flush()  # the caller's changes to profile and progress must be visible to the queries below
     pending = session.execute(
         select(_R.c.id, _R.c.step_id, _R.c.rule_id, _R.c.due_on).where(_R.c.user_id == user_id, _R.c.status == PENDING)
     ).all()
-    state = _profile_and_progress(session, user_id)
+    state = _profile_and_progress(session, user_id, overlay)
     if state is None:
-        if pending:
-            session.execute(delete(_R).where(_R.c.id.in_([r.id for r in pending])))
-        return
+        return Recompute([r.id for r in pending], [])
+    seen = session.get(UserProfile, user_id)
     profile, progress, completed_on = state
     catalogue = content()
     wanted = {
@@ -167,8 +191,6 @@ def recompute(session: Session, user_id: int, now: datetime | None = None, *, no
             if key in as_of[r.due_on]:
                 continue
         stale.append(r.id)
-    if stale:
-        session.execute(delete(_R).where(_R.c.id.in_(stale)))
     have = {(r.step_id, r.rule_id, r.due_on) for r in pending}
     new = [
         {
@@ -184,10 +206,23 @@ def recompute(session: Session, user_id: int, now: datetime | None = None, *, no
         }
         for step_id, rule_id, due in sorted(wanted - have)
     ]
-    if new:
-        # DO NOTHING: a sent/inbox row with the same key is history, and the moment must not come again.
+    return Recompute(stale, new, seen.revision if seen is not None else None)
+
+
+def apply_recompute(session: Session, change: Recompute) -> None:
+    if change.stale:
+        session.execute(delete(_R).where(_R.c.id.in_(change.stale)))
+    if change.new:
+        # DO NOTHING: a sent/inbox row with the same key is history, and the moment must not come again (and
+        # a reminder another transaction added meanwhile is not added twice).
         stmt = _insert(session, _R).on_conflict_do_nothing(index_elements=["user_id", "step_id", "rule_id", "due_on"])
-        session.execute(stmt, new)
+        session.execute(stmt, change.new)
+
+
+def recompute(session: Session, user_id: int, now: datetime | None = None, *, not_before: date | None = None) -> None:
+    """Bring one person's pending reminders in line with their profile and progress (idempotent)."""
+    session.flush()  # the caller's changes to profile and progress must be visible to the queries below
+    apply_recompute(session, plan_recompute(session, user_id, now, not_before=not_before))
 
 
 def recompute_for(session: Session, user_id: int | None) -> None:
