@@ -18,8 +18,10 @@ from backend.accounts.models import (
     RecoveryCodeOut,
     SessionOut,
     UserAccount,
+    passes_for_staff,
 )
 from backend.db import OneHopRoute, SessionDep
+from backend.errors import FieldErrors
 
 router = APIRouter(prefix="/api", tags=["accounts"], route_class=OneHopRoute)
 
@@ -72,6 +74,8 @@ def _out(user: UserAccount) -> AccountOut:
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=CreatedAccountOut)
 def create_account(body: AccountCreate, request: Request, response: Response, session: SessionDep) -> CreatedAccountOut:
     """Maak een account (gebruikersnaam + wachtwoord). Je krijgt één keer een herstelcode te zien."""
+    if passes_for_staff(body.username):  # a name a mentor would see, when the jongere gives no display name
+        raise FieldErrors({"username": "Deze gebruikersnaam lijkt op Startklaar of op de beheerder. Kies een andere."})
     ip = client_ip(request)
     service.count_attempt(
         session, [(f"signup-ip:{ip}", SIGNUP_PER_IP_BURST), (f"signup-ip-day:{ip}", SIGNUP_PER_IP_DAY)]
@@ -150,7 +154,7 @@ def change_password(
     service.check_rate_limit(session, key, PASSWORD_CHANGE_PER_USER)
     try:
         service.change_password(session, user, body.current_password, body.new_password)
-    except service.FieldErrors as exc:
+    except FieldErrors as exc:
         if "current_password" in exc.fields:
             service.record_failure(session, key, PASSWORD_CHANGE_PER_USER)  # kept although the request fails
             log.warning("wachtwoord wijzigen: huidig wachtwoord fout: user_id=%s ip=%s", user.id, client_ip(request))

@@ -150,3 +150,12 @@ def test_a_stored_name_is_shown_without_invisible_characters() -> None:
     assert shown_name("\u202e\u200b") is None
     assert shown_name(None) is None
     assert shown_name("Sam 👩\u200d💻") == "Sam 👩\u200d💻"
+
+
+@pytest.mark.parametrize("username", ["startklaar", "st4rtklaar", "admin", "beheerder", "team.startklaar"])
+def test_a_username_that_passes_for_the_product_or_its_staff_is_refused_at_sign_up(
+    client: TestClient, username: str
+) -> None:
+    r = client.post("/api/accounts", json={"username": username, "password": "lang-genoeg-42"})
+    assert r.status_code == 422
+    assert "lijkt op Startklaar" in r.json()["fields"]["username"]
