@@ -8,7 +8,7 @@ bench/load.py). A request that waits here holds neither a thread, a connection n
 thread pool (and below the database pool's capacity) every admitted request can always finish.
 
 Why shedding: under saturation a long queue only turns every request into a slow one (and a time-out for the
-phone). When the request at the head of its queue has already waited too long (reads 250 ms, writes 1 s), or the
+phone). When the request at the head of its queue has already waited too long (reads 100 ms, writes 1 s), or the
 queue is full, a new request is answered at once with 503 and Retry-After (it never waits first); the app keeps
 unsent ticks in its outbox and sends them again, so nothing saved is lost. Writes (ticks, profile changes) are let
 in before reads and may wait longer: a crowd of reads must not starve the writes people are waiting on. The
@@ -32,7 +32,7 @@ WORKER_RESERVE = 4  # connections the embedded reminder worker may hold at once 
 # oldest waiting one of its kind has waited this long (seconds).
 READ_QUEUE_PER_SLOT = 32
 WRITE_QUEUE_PER_SLOT = 32
-READ_MAX_WAIT = 0.25
+READ_MAX_WAIT = 0.1
 WRITE_MAX_WAIT = 1.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_SECONDS = 2
@@ -55,9 +55,9 @@ def max_in_flight(engine: Engine, configured: int = 0, threads: int | None = Non
 
 
 class InFlightLimit:
-    """At most `limit` API requests in progress; writes go first but never take every slot (reads keep a
-    quarter, and only that quarter while writes wait); a request is shed at once (503) when its queue is full
-    or its head has waited too long."""
+    """At most `limit` API requests in progress; writes go first but never take every slot (reads keep one,
+    and only that one while writes wait); a request is shed at once (503) when its queue is full or its head
+    has waited too long."""
 
     def __init__(
         self,
@@ -72,8 +72,9 @@ class InFlightLimit:
         self.app = app
         self.limit = limit
         # Writes wait for each other on a busy row or SQLite's single writer: if they held every slot, reads
-        # (the plan, a search) would starve behind them.
-        self.max_writes = max(1, limit - max(1, limit // 4)) if limit > 1 else 1
+        # (the plan, a search) would starve behind them. One slot for reads while writes wait: measured in
+        # bench/load.py's stress phase, two cost the ticks their p95 (513-528 ms against 472 / 452 ms).
+        self.max_writes = max(1, limit - 1)
         self.queue_size = {
             False: read_queue if read_queue is not None else READ_QUEUE_PER_SLOT * limit,
             True: write_queue if write_queue is not None else WRITE_QUEUE_PER_SLOT * limit,

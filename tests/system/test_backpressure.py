@@ -104,7 +104,7 @@ def test_a_full_queue_is_answered_at_once_and_writes_go_first_within_their_share
     async def scenario() -> None:
         gate = _Gate()
         app = InFlightLimit(gate, limit=4, read_queue=3, write_queue=6)
-        assert app.max_writes == 3  # a quarter of the slots stays free for reads
+        assert app.max_writes == 3  # one slot stays free for reads
         busy = [asyncio.create_task(_call(app, "GET", f"/api/bezig/{i}")) for i in range(4 + 3)]
         await asyncio.sleep(0.01)  # four in progress, three reads waiting: the read queue is full
         status, headers, took = await _call(app, "GET", "/api/nog-een")
