@@ -421,7 +421,8 @@ def test_an_unexpected_error_is_a_dutch_json_500_without_a_stack_trace(client: T
     failing = TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
     r = failing.get("/api/test-kapot")
     assert r.status_code == 500
-    assert r.json() == {"detail": errors.SERVER_ERROR}
+    # The request id lets the person quote the problem (backend/requestlog.py); nothing else is in the answer.
+    assert r.json() == {"detail": errors.SERVER_ERROR, "request_id": r.headers["X-Request-ID"]}
     assert "geheime" not in r.text and "Traceback" not in r.text
     # Outside the middleware stack, yet with the same security headers as every other answer.
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
@@ -505,7 +506,7 @@ def test_a_publish_interrupted_halfway_keeps_the_old_version_served(
         _assert_outage(r, "database_unavailable")  # the connection dropped: a clear "try again"
     else:
         assert r.status_code == 500, r.text
-        assert r.json() == {"detail": errors.SERVER_ERROR}
+        assert r.json() == {"detail": errors.SERVER_ERROR, "request_id": r.headers["X-Request-ID"]}
 
     assert _public_view(client) == before
     fresh = TestClient(client.app, base_url="http://localhost")  # another device: no cached answers
