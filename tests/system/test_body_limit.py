@@ -10,11 +10,6 @@ before); and a real server, in a thread (how many bytes the app and the client r
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +31,7 @@ from backend.kaart.safety import DEFAULT_LIMITS
 from tests.accounts.helpers import signup
 from tests.e2e.conftest import LiveServer
 from tests.kaart.kaart_api import A, csv_bytes, make_admin, make_editor, row
+from tests.system.serving import serve_env, start, stop
 
 MB = 1024 * 1024
 TOO_LARGE = "Wat je stuurt is te groot. Het mag hoogstens 256 kB zijn. Stuur minder tegelijk."
@@ -356,12 +352,6 @@ def test_a_real_server_stops_reading_at_the_limit(live: tuple[str, Pulled], decl
     assert r.status_code == 201, r.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _memory_mb(pid: int) -> dict[str, int]:
     """VmRSS (now) and VmHWM (the peak so far) of a process, in MB."""
     out = {}
@@ -375,33 +365,9 @@ def _memory_mb(pid: int) -> dict[str, int]:
 def test_the_memory_of_a_server_process_does_not_grow(db_url: str, tmp_path: Path) -> None:
     """`startklaar serve`, one process: a 115 MB body, declared and chunked, leaves its peak memory alone
     (before the fix the peak went from 200 MB to 3.2 GB)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STARTKLAAR_")}
-    env |= {
-        "STARTKLAAR_DATA_DIR": str(tmp_path),
-        "STARTKLAAR_DATABASE_URL": db_url,
-        "STARTKLAAR_EMBEDDED_WORKER": "false",
-        "STARTKLAAR_LOG_LEVEL": "warning",
-    }
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    served = start(serve_env(tmp_path, db_url, STARTKLAAR_LOG_LEVEL="warning"), tmp_path / "serve.log")
+    proc, url = served.proc, served.url
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.1)
         r = httpx.post(url + "/api/accounts", json={"username": "eerst", "password": "lang-genoeg-42"})
         assert r.status_code == 201, r.text
         before = _memory_mb(proc.pid)
@@ -413,10 +379,4 @@ def test_the_memory_of_a_server_process_does_not_grow(db_url: str, tmp_path: Pat
         assert after["VmHWM"] - before["VmHWM"] < 32, (before, after)
         assert after["VmRSS"] - before["VmRSS"] < 32, (before, after)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        stop(served)

@@ -11,11 +11,8 @@ threads waited for that lock.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,59 +34,21 @@ from backend.system.routes import PoolWatch
 from tests.accounts.helpers import PASSWORD
 from tests.e2e.conftest import LiveServer
 from tests.kaart.kaart_api import EXAMPLES
-from tests.system.test_serve_workers import _free_port
+from tests.system.serving import Served, serve_env, start, stop
 
-STARTKLAAR = [sys.executable, "-m", "backend.cli"]
 DEADLINE = 90  # seconds for a whole burst; a hang shows as a time-out far below pytest's own
 
 
-class Server:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.proc, self.port, self.log = proc, port, log
-        self.url = f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STARTKLAAR_")}
-    env |= {
-        "STARTKLAAR_DATA_DIR": str(tmp_path),
-        "STARTKLAAR_DATABASE_URL": db_url,
-        "STARTKLAAR_EMBEDDED_WORKER": "false",
-        "STARTKLAAR_LOG_LEVEL": "warning",
-    }
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    out = log.open("wb")
-    proc = subprocess.Popen(
-        [*STARTKLAAR, "serve", "--no-migrate", "--port", str(port)],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def server(db_url: str, tmp_path: Path) -> Iterator[Served]:
+    env = serve_env(tmp_path, db_url, STARTKLAAR_LOG_LEVEL="warning")
+    served = start(env, tmp_path / "serve.log", ready="/readyz")
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        yield Server(proc, port, log)
+        yield served
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = None
-        out.close()
+        code = stop(served)
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly: -15 is a clean stop here.
-    assert code in (0, -signal.SIGTERM), "SIGTERM did not stop the server:\n" + log.read_text()
+    assert code in (0, -signal.SIGTERM), "SIGTERM did not stop the server:\n" + served.log.read_text()
 
 
 async def _burst(url: str, calls: list[tuple[str, str, dict[str, object]]], **client: object) -> list[int]:
@@ -98,7 +57,7 @@ async def _burst(url: str, calls: list[tuple[str, str, dict[str, object]]], **cl
         return [r.status_code for r in await asyncio.gather(*coros)]
 
 
-def _still_answers(server: Server) -> None:
+def _still_answers(server: Served) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/api/gemeenten?q=den haag").status_code == 200  # a sync route with the database
@@ -106,7 +65,7 @@ def _still_answers(server: Server) -> None:
         assert r.status_code in (401, 429), r.text
 
 
-def test_fifty_sign_ups_at_once_from_one_address_all_end(server: Server) -> None:
+def test_fifty_sign_ups_at_once_from_one_address_all_end(server: Served) -> None:
     calls = [
         ("POST", "/api/accounts", {"json": {"username": f"groep{i:02d}", "password": PASSWORD}}) for i in range(45)
     ]
@@ -122,7 +81,7 @@ def test_fifty_sign_ups_at_once_from_one_address_all_end(server: Server) -> None
     _still_answers(server)
 
 
-def test_a_group_of_25_signs_up_within_a_minute_and_a_script_is_stopped(server: Server) -> None:
+def test_a_group_of_25_signs_up_within_a_minute_and_a_script_is_stopped(server: Served) -> None:
     group = [
         ("POST", "/api/accounts", {"json": {"username": f"training{i:02d}", "password": PASSWORD}}) for i in range(25)
     ]
@@ -143,7 +102,7 @@ def test_a_group_of_25_signs_up_within_a_minute_and_a_script_is_stopped(server: 
 
 
 def test_fifty_parallel_publishes_of_one_kaart_all_end_and_status_follows_the_pointer(
-    server: Server, db_url: str
+    server: Served, db_url: str
 ) -> None:
     engine = make_engine(db_url)
     with Session(engine) as s:

@@ -9,11 +9,8 @@ hashing: the logins are kept few.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,73 +21,29 @@ from pydantic import ValidationError
 
 from backend.accounts import routes
 from backend.config import Settings
+from tests.system.serving import STARTKLAAR, Served, serve_env, start, stop
 
-STARTKLAAR = [sys.executable, "-m", "backend.cli"]
 WRONG = {"password": "dit-is-niet-het-wachtwoord"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STARTKLAAR_") and k != "FORWARDED_ALLOW_IPS"}
-    return env | {
-        "STARTKLAAR_DATA_DIR": str(tmp_path / "data"),
-        "STARTKLAAR_DATABASE_URL": db_url,
-        "STARTKLAAR_EMBEDDED_WORKER": "false",
-        **extra,
-    }
-
-
 Server = Callable[..., httpx.Client]
 
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
     """start(**env) -> a client of a `startklaar serve` on a free port, on the test's (migrated) database."""
-    procs: list[tuple[subprocess.Popen[bytes], Path]] = []
-    clients: list[httpx.Client] = []
+    running: list[tuple[Served, httpx.Client]] = []
 
-    def start(**extra: str) -> httpx.Client:
-        port = _free_port()
-        log_path = tmp_path / f"serve-{port}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [*STARTKLAAR, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
-                env=_env(tmp_path, db_url, **extra),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        procs.append((proc, log_path))
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-        clients.append(client)
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if client.get("/healthz").status_code == 200:
-                    return client
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start:\n" + log_path.read_text()
-            time.sleep(0.2)
+    def begin(**extra: str) -> httpx.Client:
+        served = start(serve_env(tmp_path / "data", db_url, **extra), tmp_path / f"serve-{len(running)}.log")
+        client = httpx.Client(base_url=served.url, timeout=60)
+        running.append((served, client))
+        return client
 
-    yield start
-    for client in clients:
+    yield begin
+    for served, client in running:
         client.close()
-    for proc, log_path in procs:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        code = stop(served)
         # uvicorn re-raises the SIGTERM it handled after a clean shutdown (one process), or exits 0 (workers).
-        assert proc.returncode in (0, -signal.SIGTERM), log_path.read_text()
+        assert code in (0, -signal.SIGTERM), served.log.read_text()
 
 
 def _login(client: httpx.Client, username: str, forwarded_for: str) -> int:
@@ -177,7 +130,7 @@ def test_settings_trust_no_proxy_by_default_and_accept_addresses_and_networks(mo
 
 
 def test_serve_refuses_to_start_when_told_to_trust_every_proxy(tmp_path: Path) -> None:
-    env = _env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", STARTKLAAR_TRUSTED_PROXIES="*")
+    env = serve_env(tmp_path / "data", f"sqlite:///{tmp_path / 'x.db'}", STARTKLAAR_TRUSTED_PROXIES="*")
     out = subprocess.run([*STARTKLAAR, "serve", "--no-migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "STARTKLAAR_TRUSTED_PROXIES" in out.stderr

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,14 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-STARTKLAAR = [sys.executable, "-m", "backend.cli"]
+from tests.system.serving import STARTKLAAR, serve_env, start, stop
+
 LISTEN, ESTABLISHED = "0A", "01"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -77,30 +70,15 @@ def _per_process(pid: int, port: int) -> dict[int, dict[str, int]]:
 
 @pytest.fixture
 def two_processes(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STARTKLAAR_")}
-    env |= {"STARTKLAAR_DATA_DIR": str(tmp_path), "STARTKLAAR_EMBEDDED_WORKER": "false"}
+    env = serve_env(tmp_path)
     subprocess.run([*STARTKLAAR, "migrate"], env=env, check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [*STARTKLAAR, "serve", "--no-migrate", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    served = start(env, tmp_path / "serve.log", args=["--workers", "2"], ready=None)
     try:
-        _wait_for_listeners(proc.pid, port, 2)
-        yield proc, port
+        _wait_for_listeners(served.proc.pid, served.port, 2)
+        yield served.proc, served.port
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+        code = stop(served)
+    assert code == 0, served.log.read_text()
 
 
 def _wait_for_listeners(pid: int, port: int, n: int, timeout: float = 40) -> dict[int, dict[str, int]]:
