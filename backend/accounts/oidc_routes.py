@@ -101,7 +101,7 @@ def callback(name: str, request: Request, session: SessionDep) -> RedirectRespon
             session, _settings(request), provider, request.cookies.get(oidc.STATE_COOKIE), request.query_params
         )
     except oidc.OidcError as error:
-        # Returned, not raised, so the request still commits the counted failure.
+        # The failure is counted in a transaction of its own (accounts.service.record_failures).
         service.record_failure(session, key, CALLBACK_FAILURES_PER_IP)
         return _failed(request, error)
     old = request.cookies.get(SESSION_COOKIE)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from backend.accounts.models import AuthSession, RateLimitHit, UserAccount, utcnow
+from backend.accounts.models import AuthSession, RateLimitHit, UserAccount, passes_for_staff, utcnow
 from backend.errors import AppError, FieldErrors
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
@@ -106,15 +106,25 @@ def _normalise_recovery_code(code: str) -> str:
 
 
 def create_account(
-    session: Session, username: str, password: str, role: str = "jongere", display_name: str | None = None
+    session: Session,
+    username: str,
+    password: str,
+    role: str = "jongere",
+    display_name: str | None = None,
+    *,
+    chosen: bool = False,
 ) -> tuple[UserAccount, str]:
-    """Returns the new account and its recovery code (shown once)."""
+    """Returns the new account and its recovery code (shown once). `chosen`: the person picked the name at
+    sign-up (not an admin): it may not pass for Startklaar or its beheer, since a mentor sees the username of a
+    jongere without a display name."""
     name = normalise_username(username)
     problems: dict[str, str] = {}
     if not USERNAME_RE.match(name):
         problems["username"] = (
             "Kies een gebruikersnaam van 3 tot 32 tekens: letters, cijfers, punt, streepje of liggend streepje."
         )
+    elif chosen and passes_for_staff(name):
+        problems["username"] = "Deze gebruikersnaam lijkt op Startklaar of op de beheerder. Kies een andere."
     if (msg := check_new_password(password, name)) is not None:
         problems["password"] = msg
     if problems:

@@ -50,7 +50,7 @@ def delete_me(body: DeleteAccountIn, request: Request, user: CurrentUser, sessio
         if not service.password_matches(user, body.password or ""):
             for key, limit in keys:
                 accounts.record_failure(session, key, limit)
-            # Returned, not raised, so the request still commits the counted failure.
+            # The failure is counted in a transaction of its own (accounts.service.record_failures).
             return JSONResponse({"detail": "Je wachtwoord klopt niet. Je account is niet verwijderd."}, status_code=401)
     service.delete_person(session, user)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -58,7 +58,7 @@ def _counted(request: Request, session: SessionDep, user: UserAccount, action: C
             raise
         for key, limit in keys:
             accounts.record_failure(session, key, limit)
-        # Returned, not raised, so the request still commits the counted failure.
+        # The failure is counted in a transaction of its own (accounts.service.record_failures).
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
