@@ -43,7 +43,7 @@ def migrate() -> None:
     from backend.db import make_engine
 
     settings = _settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, statement_timeout_ms=0)  # an index on a big table may take long
     m.upgrade(engine)
     typer.echo(f"Database bijgewerkt tot {m.current_revision(engine)} ({engine.url.get_backend_name()}).")
     engine.dispose()

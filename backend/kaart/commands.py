@@ -31,7 +31,7 @@ def _session() -> Iterator[Session]:
     except ConfigError as exc:
         typer.secho(f"Startklaar kan niet starten: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, statement_timeout_ms=0)  # a national kaart is one long import
     if migrate.current_revision(engine) != migrate.head_revision():
         typer.secho("De database is niet bijgewerkt. Voer eerst uit: startklaar migrate", fg="red", err=True)
         raise typer.Exit(2)

@@ -110,3 +110,20 @@ def test_a_writer_that_waits_too_long_gets_database_is_locked(engine: Engine, mo
     orig = getattr(failure[0], "orig", None)
     assert isinstance(orig, sqlite3.OperationalError)
     assert database_outage(failure[0]) == "busy"  # the user gets 503 "Het is even heel druk ... probeer zo"
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_carry_the_timeouts_and_migrations_have_no_statement_limit(pg_database: str) -> None:
+    for kwargs, statement in (({}, f"{db.PG_STATEMENT_TIMEOUT_MS // 1000}s"), ({"statement_timeout_ms": 0}, "0")):
+        e = make_engine(pg_database, **kwargs)
+        with e.connect() as conn:
+            shown = {
+                name: conn.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout")
+            }
+        e.dispose()
+        assert shown == {
+            "lock_timeout": f"{db.PG_LOCK_TIMEOUT_MS // 1000}s",
+            "statement_timeout": statement,
+            "idle_in_transaction_session_timeout": f"{db.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS // 60000}min",
+        }
