@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.helpers import cache_storage
+from tests.e2e.helpers import assert_accessible, cache_storage
 from tests.e2e.test_plan_flow import (
     PASSWORD,
     READ_DEVICE,
@@ -154,6 +154,9 @@ def test_login_ended_on_another_device_leaves_nothing_personal(
     page.reload()
     expect(h1(page)).to_have_text("Welkom bij Startklaar")
     expect(page.get_by_role("status").filter(has_text=ENDED)).to_be_visible()
+    for width in (390, 320):  # the notice on the start screen passes axe-core on a phone and a small phone
+        page.set_viewport_size({"width": width, "height": 844})
+        assert_accessible(page)
     assert not (kept := personal_entries(page)), kept
     # Everything on the phone was also in the account (nothing waited): it is gone, logging in brings it back.
     assert device_counts(page) == {"cache": 0, "outbox": 0, "profile": 0, "progress": 0}, page.evaluate(READ_DEVICE)
@@ -238,3 +241,15 @@ def test_an_update_deletes_personal_answers_an_older_worker_kept(page: Page, con
     names = {name for name, _ in cache_storage(page)} | set(page.evaluate("caches.keys()"))
     assert not any(name.endswith(("-v7", "-v-old")) for name in names), names
     assert any(name.startswith("startklaar-shell-") for name in names), names
+
+
+def test_a_taken_username_is_told_at_the_field(page: Page, live_server: str) -> None:
+    make_account_elsewhere(live_server)
+    page.goto("/ik/account")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", "nog-een-lang-wachtwoord")
+    page.click("button[type=submit]")
+    expect(page.locator("[data-field=username], .field").filter(has_text="al in gebruik").first).to_be_visible()
+    for width in (390, 320):
+        page.set_viewport_size({"width": width, "height": 844})
+        assert_accessible(page)
