@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from backend import app as app_module
-from backend import limits
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import make_engine
@@ -62,10 +61,11 @@ def test_a_burst_against_a_tiny_pool_is_answered(settings: Settings, monkeypatch
                 return [r.status_code for r in await asyncio.gather(*calls)]
 
         statuses = asyncio.run(asyncio.wait_for(burst(), timeout=60))
-        # Every request is answered (no deadlock): served, or turned away at once with Retry-After when the
-        # queue behind the one admitted request is full.
+        # Every request is answered (no deadlock): served, or turned away at once with Retry-After once the
+        # queue behind the one admitted request has waited too long (how many depends on the machine's speed;
+        # the shedding itself is tested with a gate below).
         assert set(statuses) <= {200, 503}, statuses
-        assert statuses.count(200) >= 1 + limits.READ_QUEUE_PER_SLOT, statuses
+        assert statuses.count(200) >= 2, statuses
     finally:
         server.stop()
         app.state.engine.dispose()
