@@ -1,7 +1,8 @@
 // Startklaar service worker. Bump VERSION whenever a file in SHELL changes: that makes the
 // browser install this worker again and fetch the new shell in one go.
 // v8: API answers that depend on the login are no longer kept; activating deletes the v7 caches that held them.
-const VERSION = 'v8';
+// v9: Klaar voor vertrek? (screens/klaar.js), glossary and sources on the step page, where you will live.
+const VERSION = 'v9';
 const SHELL_CACHE = `startklaar-shell-${VERSION}`;
 const API_CACHE = `startklaar-api-${VERSION}`;
 const NAV_TIMEOUT_MS = 4000;
@@ -23,6 +24,7 @@ const SHELL = [
   '/js/screens/onboarding.js',
   '/js/screens/stappen.js',
   '/js/screens/stap.js',
+  '/js/screens/klaar.js',
   '/js/screens/account.js',
   '/js/screens/hulp.js',
   '/js/screens/dienst.js',

@@ -15,6 +15,7 @@ const routes = [
   { path: '/start/:stap', title: heading('Je gegevens'), load: onboarding },
   { path: '/stappen', title: 'Mijn stappen', load: () => import('./screens/stappen.js') },
   { path: '/stappen/:id', title: heading('Stap'), load: () => import('./screens/stap.js') },
+  { path: '/klaar', title: 'Klaar voor vertrek?', load: () => import('./screens/klaar.js') },
   { path: '/hulp', title: 'Hulp in de buurt', load: () => import('./screens/hulp.js') },
   { path: '/hulp/:gm/:id', title: heading('Hulp'), load: () => import('./screens/dienst.js') },
   { path: '/ik', title: 'Ik', load: () => import('./screens/ik.js') },

@@ -1,7 +1,8 @@
 // Sociale kaart pieces shared by Hulp in de buurt, the service page, a step's "Hulp hierbij" and beheer:
 // the query string, "nu open" in words, distance, and a result card. Texts from the kaart are always text.
-import { h } from './dom.js';
+import { h, add } from './dom.js';
 import { get } from './api.js';
+import { navigate } from './router.js';
 import { getProfile, recall, remember } from './store.js';
 import { dateNl, dayDiff, stamp, ageOn, todayIso } from './fmt.js';
 
@@ -83,10 +84,12 @@ export const choosePlace = async (g) => {
   await remember('hulp_gemeente', { code: g.code, naam: g.weergavenaam || g.naam, for: profile ? profile.gemeente_code : null });
 };
 
-/** "Hulp hierbij in jouw gemeente" on a step page: up to 3 services for the step's topics; hidden otherwise. */
+/** "Hulp hierbij" on a step page: up to 3 services for the step's topics; hidden otherwise.
+ * step.gemeente "future": in the gemeente where you will live, if known. */
 export async function stepHelp(box, step) {
   const profile = await getProfile();
-  const gm = profile && profile.gemeente_code;
+  const future = step.gemeente === 'future' && profile && profile.future_gemeente_code;
+  const gm = future || (profile && profile.gemeente_code);
   if (!gm || !(step.topics || []).length) return;
   const key = `hulp_stap:${gm}:${step.id}`;
   const qs = query({ topic: step.topics, leeftijd: profile.birth_date ? ageOn(profile.birth_date, todayIso()) : null, per_page: 3 });
@@ -99,10 +102,20 @@ export async function stepHelp(box, step) {
     data = await recall(key); // offline: the last answer, if there is one
   }
   if (!data || !data.results.length || !box.isConnected) return;
+  const all = '/hulp?' + query({ topic: step.topics });
   box.setAttribute('aria-labelledby', 's-hulp');
-  box.replaceChildren(
-    h('h2', { id: 's-hulp' }, 'Hulp hierbij in jouw gemeente'),
+  box.replaceChildren();
+  add(box,
+    h('h2', { id: 's-hulp' }, future ? 'Hulp hierbij in je nieuwe gemeente' : 'Hulp hierbij in jouw gemeente'),
+    future ? h('p', {}, `Dit is hulp in ${profile.future_gemeente_naam || gm}. Daar ga je wonen.`) : null,
     h('ul', { class: 'cards' }, data.results.map((r) => card(r, `/hulp/${gm}/${r.id}`))),
-    h('p', {}, h('a', { href: '/hulp?' + query({ topic: step.topics }) }, 'Bekijk alle hulp hierbij')));
+    h('p', {}, h('a', {
+      href: all,
+      onclick: future ? async (e) => {
+        e.preventDefault();
+        await choosePlace({ code: gm, naam: profile.future_gemeente_naam || gm });
+        navigate(all);
+      } : null,
+    }, 'Bekijk alle hulp hierbij')));
   box.hidden = false;
 }

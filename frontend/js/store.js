@@ -117,9 +117,12 @@ export const apiProfile = (p) => ({
   gemeente_code: p.gemeente_code,
   vertrekdatum: p.vertrekdatum || null,
   situation: p.situation || null,
+  future_gemeente_code: p.future_gemeente_code || null,
 });
 
 export const getProfile = () => read('profile', 'me');
+/** Ask where you will live after leaving: with a vertrekdatum, or when you already live on your own. */
+export const asksFuture = (p) => !!p.vertrekdatum || p.situation === 'zelfstandig';
 /** Small things kept on this device until logout (the last list of help, the chosen gemeente). */
 export const recall = (key) => read('cache', key);
 export const remember = (key, value) => write([['cache', 'put', key, value]]);
@@ -162,7 +165,26 @@ export function overlay(plan, progress, today = todayIso()) {
     const mine = items.filter((i) => i.leefgebied === g.leefgebied);
     return { ...g, done: mine.filter((i) => i.state === 'done').length, total: mine.filter((i) => i.state !== 'not_for_me').length };
   });
-  return { ...plan, items, progress: progressOut };
+  return { ...plan, items, progress: progressOut, readiness: ready(plan.readiness, items) };
+}
+
+/**
+ * Readiness with this device's ticks. The server knows which steps meet which need; here only what is sure:
+ * all steps closed (one done) is ready, a step no longer done undoes ready; the next step is an open one.
+ */
+function ready(r, items) {
+  if (!r || !r.areas) return r || null;
+  const now = new Map();
+  for (const i of items) if (!now.has(i.step_id)) now.set(i.step_id, i.state);
+  const areas = r.areas.map((a) => {
+    const list = a.items.map((x) => ({ ...x, state: now.get(x.step_id) || x.state }));
+    const open = list.filter((x) => !CLOSED.has(x.state));
+    const lost = list.filter((x, n) => a.items[n].state === 'done' && x.state !== 'done');
+    const ok = (a.ready && !lost.length) || (!open.length && list.some((x) => x.state === 'done'));
+    const next = ok ? null : open.find((x) => x.step_id === (a.next || {}).step_id) || open.find((x) => lost.includes(x)) || open[0];
+    return { ...a, items: list, ready: ok, next: next && { step_id: next.step_id, title: next.title } };
+  });
+  return { ...r, areas, ready: areas.every((a) => a.ready) };
 }
 
 async function anonymousPlan(profile) {
@@ -376,8 +398,10 @@ async function afterLogin(acc, isNew) {
     try { remote = await get('/api/me/profile'); } catch (err) { if (err.status !== 404) throw err; }
   }
   if (remote && (!local || stamp(remote.updated_at) > stamp(local.updated_at))) {
-    const naam = local && local.gemeente_code === remote.gemeente_code ? local.gemeente_naam : await gemeenteNaam(remote.gemeente_code);
-    await write([['profile', 'put', 'me', { ...apiProfile(remote), gemeente_naam: naam, updated_at: remote.updated_at }], ['cache', 'del', 'profile_dirty']]);
+    const naam = async (k) => (local && local[k + '_code'] === remote[k + '_code'] ? local[k + '_naam'] : remote[k + '_code'] && gemeenteNaam(remote[k + '_code']));
+    await write([['profile', 'put', 'me', {
+      ...apiProfile(remote), gemeente_naam: await naam('gemeente'), future_gemeente_naam: await naam('future_gemeente'), updated_at: remote.updated_at,
+    }], ['cache', 'del', 'profile_dirty']]);
   } else if (local) {
     await write([['cache', 'put', 'profile_dirty', true]]);
   }

@@ -1,15 +1,8 @@
 // Ik: your details (change them one by one) and your account.
-import { h, setFlash, takeFlash } from '../dom.js';
+import { h, add, setFlash, takeFlash } from '../dom.js';
 import { navigate } from '../router.js';
-import { getProfile, account, pendingCount, logout, events } from '../store.js';
+import { getProfile, account, pendingCount, logout, events, loadContent, asksFuture } from '../store.js';
 import { dateNl } from '../fmt.js';
-
-const SITUATION = {
-  instelling: 'In een instelling of leefgroep',
-  pleeggezin: 'In een pleeggezin',
-  thuis: 'Thuis, bij mijn ouders of familie',
-  zelfstandig: 'Zelfstandig, op mezelf',
-};
 
 function row(label, value, stap) {
   return h('div', { class: 'fact' },
@@ -17,7 +10,7 @@ function row(label, value, stap) {
     h('dd', {}, value, ' ', h('a', { href: '/ik/gegevens/' + stap, class: 'edit' }, 'Wijzig', h('span', { class: 'vh' }, ' ' + label.toLowerCase()))));
 }
 
-function details(profile, acc) {
+function details(profile, acc, situations) {
   const box = h('section', { 'aria-labelledby': 'ik-gegevens' }, h('h2', { id: 'ik-gegevens' }, 'Jouw gegevens'));
   if (!profile) {
     box.append(h('p', {}, 'Je hebt je gegevens nog niet ingevuld.'),
@@ -30,8 +23,10 @@ function details(profile, acc) {
     h('dl', { class: 'facts' },
       row('Geboortedatum', dateNl(profile.birth_date), 'geboortedatum'),
       row('Gemeente', profile.gemeente_naam || profile.gemeente_code, 'gemeente'),
-      row('Waar je woont', SITUATION[profile.situation] || 'Niet ingevuld', 'wonen'),
-      row('Vertrekdatum', profile.vertrekdatum ? dateNl(profile.vertrekdatum) : 'Weet ik nog niet', 'wonen')));
+      row('Waar je woont', profile.situation ? (situations.find((x) => x.id === profile.situation) || { label: profile.situation }).label : 'Niet ingevuld', 'wonen'),
+      row('Vertrekdatum', profile.vertrekdatum ? dateNl(profile.vertrekdatum) : 'Weet ik nog niet', 'wonen'),
+      asksFuture(profile) ? row('Waar je gaat wonen', profile.future_gemeente_code ? profile.future_gemeente_naam || profile.future_gemeente_code
+        : profile.future_unknown ? 'Weet ik nog niet' : 'In dezelfde gemeente', 'na-vertrek') : null));
   return box;
 }
 
@@ -39,10 +34,13 @@ export async function render(main) {
   const flash = takeFlash();
   const heading = h('h1', {}, 'Ik');
   main.append(heading);
-  const [profile, acc] = await Promise.all([getProfile(), account()]);
+  const [profile, acc, content] = await Promise.all([getProfile(), account(), loadContent().catch(() => null)]);
   if (!heading.isConnected) return;
   if (flash) main.append(h('p', { class: 'notice', role: 'status' }, flash));
-  main.append(details(profile, acc), h('section', { 'aria-labelledby': 'ik-herinneringen' },
+  add(main, details(profile, acc, (content && content.situations) || []), profile && !(acc && acc.role === 'mentor') ? h('section', { 'aria-labelledby': 'ik-klaar' },
+    h('h2', { id: 'ik-klaar' }, 'Klaar voor vertrek?'),
+    h('p', {}, 'Zie of het belangrijkste geregeld is voordat je weggaat.'),
+    h('p', {}, h('a', { class: 'btn btn-secondary', href: '/klaar' }, 'Bekijk wat geregeld is'))) : null, h('section', { 'aria-labelledby': 'ik-herinneringen' },
     h('h2', { id: 'ik-herinneringen' }, 'Herinneringen'),
     h('p', {}, 'Krijg een seintje als er een stap voor je klaarstaat.'),
     h('p', {}, h('a', { class: 'btn btn-secondary', href: '/ik/herinneringen' }, 'Herinneringen en berichten'))),

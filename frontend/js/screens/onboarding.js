@@ -1,18 +1,12 @@
-// The 3 questions after the welcome screen (/start/...), also used to change one answer (/ik/gegevens/...).
+// The questions after the welcome screen (/start/...), also used to change one answer (/ik/gegevens/...).
 import { h, add, setFlash } from '../dom.js';
 import { get } from '../api.js';
 import { navigate } from '../router.js';
 import { field, radios, formError, showErrors, clearErrors, onSubmit } from '../form.js';
-import { getProfile, saveProfile, checkBirthDate } from '../store.js';
+import { getProfile, saveProfile, checkBirthDate, loadContent, asksFuture } from '../store.js';
 import { parseDate, todayIso, ageOn } from '../fmt.js';
 
-const STEPS = ['geboortedatum', 'gemeente', 'wonen'];
-const SITUATIONS = [
-  ['instelling', 'In een instelling of leefgroep'],
-  ['pleeggezin', 'In een pleeggezin'],
-  ['thuis', 'Thuis, bij mijn ouders of familie'],
-  ['zelfstandig', 'Zelfstandig, op mezelf'],
-];
+const STEPS = ['geboortedatum', 'gemeente', 'wonen', 'na-vertrek'];
 const MAX_SHOWN = 10;
 
 let memDraft = {};
@@ -55,18 +49,21 @@ function birthStep(form, draft, edit) {
   };
 }
 
-function gemeenteStep(form, draft) {
+/** Gemeente search, results as radios; extra: [[value, label]] choices below them. */
+function gemeentePicker({ p, name, label, hint, legend, chosen, extra = [], value }) {
   const q = h('input', {
-    id: 'f-q', type: 'search', autocomplete: 'off', spellcheck: 'false', enterkeyhint: 'search',
-    'aria-describedby': 'f-q-hint f-gemeente_code-err',
+    id: p, type: 'search', autocomplete: 'off', spellcheck: 'false', enterkeyhint: 'search',
+    'aria-describedby': `${p}-hint f-${name}-err`,
   });
   const status = h('p', { class: 'status', role: 'status' });
   const list = h('div', { class: 'choice-list' });
-  const group = h('fieldset', { class: 'choices' }, h('legend', {}, 'Kies je gemeente'), list);
+  const group = h('fieldset', { class: 'choices' }, h('legend', {}, legend), list);
   group.hidden = true;
-  let chosen = draft.gemeente_code ? { code: draft.gemeente_code, naam: draft.gemeente_naam } : null;
   let timer = 0;
   let ctrl = null;
+  const radio = (id, v, text, g) => h('div', { class: 'choice' },
+    h('input', { type: 'radio', name: 'gemeente', id, value: v, checked: v === value, onchange: () => { value = v; chosen = g; } }),
+    h('label', { for: id }, text));
 
   async function search() {
     clearTimeout(timer);
@@ -86,42 +83,78 @@ function gemeenteStep(form, draft) {
     }
     if (mine !== ctrl) return;
     const shown = rows.slice(0, MAX_SHOWN);
-    list.replaceChildren(...shown.map((g, i) => h('div', { class: 'choice' },
-      h('input', {
-        type: 'radio', name: 'gemeente', id: 'f-gm-' + i, value: g.code,
-        checked: !!chosen && chosen.code === g.code,
-        onchange: () => { chosen = { code: g.code, naam: g.weergavenaam || g.naam }; },
-      }),
-      h('label', { for: 'f-gm-' + i }, g.weergavenaam || g.naam))));
+    list.replaceChildren(...shown.map((g, i) => radio(`${p}-${i}`, g.code, g.weergavenaam || g.naam,
+      { code: g.code, naam: g.weergavenaam || g.naam })));
     group.hidden = shown.length === 0;
     status.textContent = rows.length === 0 ? `Geen gemeente gevonden voor "${text}". Kijk of je het goed schreef.`
       : rows.length === 1 ? '1 gemeente gevonden. Kies hem hieronder.'
         : rows.length > MAX_SHOWN ? `Meer dan ${MAX_SHOWN} gemeenten gevonden. Typ meer letters.`
-          : `${rows.length} gemeenten gevonden. Kies je gemeente hieronder.`;
+          : `${rows.length} gemeenten gevonden. Kies hieronder.`;
   }
 
   q.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(search, 300); });
   q.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); search(); } });
-  form.append(h('div', { class: 'field', 'data-field': 'gemeente_code' },
-    h('label', { for: 'f-q' }, 'Zoek je gemeente'),
-    h('span', { class: 'hint', id: 'f-q-hint' }, 'Typ een deel van de naam. Bijvoorbeeld: Utrecht.'),
-    h('p', { class: 'field-error', id: 'f-gemeente_code-err', role: 'alert' }),
+  const wrap = h('div', { class: 'field', 'data-field': name },
+    h('label', { for: p }, label),
+    h('span', { class: 'hint', id: p + '-hint' }, hint),
+    h('p', { class: 'field-error', id: `f-${name}-err`, role: 'alert' }),
     h('div', { class: 'field-row' }, q, h('button', { class: 'btn btn-secondary', type: 'button', onclick: search }, 'Zoek')),
-    status, group));
+    status, group,
+    extra.length ? h('fieldset', { class: 'choices' }, h('legend', {}, 'Of kies:'),
+      extra.map(([v, text], i) => radio(`${p}-x${i}`, v, text, null))) : null);
   if (chosen && chosen.naam) { q.value = chosen.naam; search(); }
   return {
-    title: 'In welke gemeente woon je?',
-    intro: 'Dan zie je straks ook hulp bij jou in de buurt.',
-    async submit() {
-      const picked = list.querySelector('input:checked');
-      if (!picked || !chosen) throw { fields: { gemeente_code: 'Zoek je gemeente en kies hem uit de lijst.' } };
-      return { gemeente_code: chosen.code, gemeente_naam: chosen.naam };
+    wrap,
+    picked() {
+      const el = wrap.querySelector('input[name=gemeente]:checked');
+      return !el ? null : chosen && el.value === chosen.code ? chosen : extra.some((x) => x[0] === el.value) ? { code: el.value } : null;
     },
     cleanup() { clearTimeout(timer); if (ctrl) ctrl.abort(); },
   };
 }
 
-function wonenStep(form, draft) {
+function gemeenteStep(form, draft) {
+  const pick = gemeentePicker({
+    p: 'f-q', name: 'gemeente_code', label: 'Zoek je gemeente', hint: 'Typ een deel van de naam. Bijvoorbeeld: Utrecht.',
+    legend: 'Kies je gemeente', chosen: draft.gemeente_code ? { code: draft.gemeente_code, naam: draft.gemeente_naam } : null,
+    value: draft.gemeente_code,
+  });
+  form.append(pick.wrap);
+  return {
+    title: 'In welke gemeente woon je?',
+    intro: 'Dan zie je straks ook hulp bij jou in de buurt.',
+    async submit() {
+      const g = pick.picked();
+      if (!g) throw { fields: { gemeente_code: 'Zoek je gemeente en kies hem uit de lijst.' } };
+      return { gemeente_code: g.code, gemeente_naam: g.naam };
+    },
+    cleanup: pick.cleanup,
+  };
+}
+
+function futureStep(form, draft, edit) {
+  const code = draft.future_gemeente_code;
+  const pick = gemeentePicker({
+    p: 'f-fq', name: 'future_gemeente_code', label: 'Zoek de gemeente', hint: 'Typ een deel van de naam. Bijvoorbeeld: Zwolle.',
+    legend: 'Kies de gemeente', chosen: code ? { code, naam: draft.future_gemeente_naam } : null,
+    extra: [['zelfde', `In dezelfde gemeente${draft.gemeente_naam ? ` (${draft.gemeente_naam})` : ''}`], ['onbekend', 'Weet ik nog niet']],
+    value: code || ((draft.future_unknown ?? !edit) ? 'onbekend' : 'zelfde'),
+  });
+  form.append(pick.wrap);
+  return {
+    title: draft.vertrekdatum ? 'Waar ga je wonen na je vertrek?' : 'Ga je verhuizen? Waar ga je dan wonen?',
+    intro: 'Dan zie je hulp in de gemeente waar je gaat wonen. Je kunt dit later veranderen.',
+    async submit() {
+      const g = pick.picked();
+      if (!g) throw { fields: { future_gemeente_code: 'Zoek de gemeente en kies hem. Of kies: Weet ik nog niet.' } };
+      const own = g.code === 'zelfde' || g.code === 'onbekend';
+      return { future_gemeente_code: own ? null : g.code, future_gemeente_naam: own ? null : g.naam, future_unknown: g.code === 'onbekend' };
+    },
+    cleanup: pick.cleanup,
+  };
+}
+
+function wonenStep(form, draft, edit, situations) {
   const date = field({
     name: 'vertrekdatum', label: 'Wanneer ga je daar weg?', type: 'date', value: draft.vertrekdatum,
     hint: 'Dit heet je vertrekdatum. Bijvoorbeeld de dag dat je jeugdhulp stopt of dat je verhuist.',
@@ -130,25 +163,31 @@ function wonenStep(form, draft) {
   const sync = () => { date.input.disabled = unknown.checked; if (unknown.checked) date.input.value = ''; };
   unknown.addEventListener('change', sync);
   form.append(
-    radios({ name: 'situation', legend: 'Kies wat het beste past', options: SITUATIONS, value: draft.situation }),
+    situations ? radios({ name: 'situation', legend: 'Kies wat het beste past', options: situations.map((x) => [x.id, x.label]), value: draft.situation })
+      : h('p', { class: 'notice' }, 'De keuzes laden nu niet. Heb je internet? Je kunt dit later invullen.'),
     date.wrap,
     h('div', { class: 'choice' }, unknown, h('label', { for: 'f-onbekend' }, 'Ik weet het nog niet')),
   );
   sync();
+  const peek = () => {
+    const sit = form.querySelector('input[name=situation]:checked');
+    return { situation: sit ? sit.value : situations ? null : draft.situation || null, vertrekdatum: unknown.checked ? '' : date.input.value };
+  };
   return {
     title: 'Waar woon je nu?',
     intro: 'Weet je het nog niet precies? Dat is niet erg. Je kunt dit later veranderen.',
+    peek,
     async submit() {
-      const text = unknown.checked ? '' : date.input.value;
+      const { situation, vertrekdatum: text } = peek();
       const iso = parseDate(text);
       if (text && !iso) throw { fields: { vertrekdatum: 'Je vertrekdatum klopt niet. Kies een datum die bestaat.' } };
-      const sit = form.querySelector('input[name=situation]:checked');
-      return { situation: sit ? sit.value : null, vertrekdatum: iso };
+      const out = { situation, vertrekdatum: iso };
+      return asksFuture(out) ? out : { ...out, future_gemeente_code: null, future_gemeente_naam: null, future_unknown: undefined };
     },
   };
 }
 
-const BUILD = { geboortedatum: birthStep, gemeente: gemeenteStep, wonen: wonenStep };
+const BUILD = { geboortedatum: birthStep, gemeente: gemeenteStep, wonen: wonenStep, 'na-vertrek': futureStep };
 
 export async function render(main, { stap }) {
   const edit = location.pathname.startsWith('/ik/');
@@ -159,7 +198,7 @@ export async function render(main, { stap }) {
   }
   const marker = h('span');
   main.append(marker);
-  const profile = await getProfile();
+  const [profile, content] = await Promise.all([getProfile(), stap === 'wonen' ? loadContent().catch(() => null) : null]);
   if (!marker.isConnected) return;
   marker.remove();
   let draft;
@@ -171,21 +210,25 @@ export async function render(main, { stap }) {
     if (profile && !draft.birth_date) return navigate('/', { replace: true });
     if (i > 0 && !draft.birth_date) return navigate('/start/geboortedatum', { replace: true });
   }
+  if (stap === 'na-vertrek' && !asksFuture(draft)) return navigate(edit ? '/ik' : '/start/wonen', { replace: true });
 
   const form = h('form', { novalidate: true, class: 'stack' });
-  const step = BUILD[stap](form, draft, edit);
-  const last = edit || i === STEPS.length - 1;
+  const step = BUILD[stap](form, draft, edit, content && content.situations);
+  const isLast = () => edit || i === STEPS.length - 1 || (stap === 'wonen' && !asksFuture(step.peek()));
+  const submitBtn = h('button', { class: 'btn', type: 'submit' });
+  const label = () => { submitBtn.textContent = edit ? 'Opslaan' : isLast() ? 'Maak mijn plan' : 'Volgende'; };
+  label();
+  if (step.peek) form.addEventListener('change', label);
   form.append(
     formError(),
-    h('div', { class: 'actions' }, h('button', { class: 'btn', type: 'submit' },
-      edit ? 'Opslaan' : last ? 'Maak mijn plan' : 'Volgende')),
+    h('div', { class: 'actions' }, submitBtn),
     h('p', {}, h('a', { href: edit ? '/ik' : i === 0 ? '/' : '/start/' + STEPS[i - 1] }, edit ? 'Annuleren' : 'Terug')),
   );
   onSubmit(form, async () => {
     clearErrors(form);
     try {
       Object.assign(draft, await step.submit());
-      if (!last) {
+      if (!isLast()) {
         keepDraft(draft);
         return navigate('/start/' + STEPS[i + 1]);
       }
@@ -199,7 +242,7 @@ export async function render(main, { stap }) {
   });
 
   add(main,
-    edit ? null : h('p', { class: 'step-count' }, `Vraag ${i + 1} van ${STEPS.length}`),
+    edit ? null : h('p', { class: 'step-count' }, i < 3 ? `Vraag ${i + 1} van 3` : 'Laatste vraag'),
     h('h1', {}, step.title),
     h('p', { class: 'lead' }, step.intro),
     form,

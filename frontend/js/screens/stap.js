@@ -6,11 +6,56 @@ import { whenText, check } from '../plan-ui.js';
 import { stepHelp } from '../kaart.js';
 
 const PHONE = /(0[89]00[- ]?\d{4,7}|\b0\d{1,3}-\d{6,8}\b)/;
+const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+let uid = 0;
 
-/** Text with phone numbers as tap-to-call links. */
-function withPhones(text) {
-  return String(text).split(PHONE).map((part, i) => (i % 2
-    ? h('a', { href: 'tel:' + part.replace(/\D/g, '') }, part) : part));
+/** The glossary: one regex (longest form first, whole words, any case). */
+function glossary(list) {
+  const by = new Map();
+  for (const g of list || []) for (const f of [g.term, ...(g.forms || [])]) if (f) by.set(f.toLowerCase(), g);
+  const forms = [...by.keys()].sort((a, b) => b.length - a.length);
+  return forms.length ? { by, used: new Set(), re: new RegExp(`(?<![\\p{L}\\p{N}])(${forms.map(esc).join('|')})(?![\\p{L}\\p{N}])`, 'iu') } : null;
+}
+
+/** A word you tap to open its explanation; that comes after the sentence, so the sentence stays whole. */
+function term(word, g, boxes) {
+  const id = 'uitleg-' + ++uid;
+  const box = h('span', { class: 'gloss', id, hidden: true }, h('strong', {}, word), ': ', g.text);
+  boxes.push(box);
+  const btn = h('button', {
+    type: 'button', class: 'term', 'aria-expanded': 'false', 'aria-controls': id,
+    onclick: () => { box.hidden = !box.hidden; btn.setAttribute('aria-expanded', String(!box.hidden)); },
+  }, word);
+  return btn;
+}
+
+/** Phone numbers as links; the first use of each glossary term as a term(). */
+function rich(text, gl, boxes) {
+  return String(text).split(PHONE).flatMap((part, i) => {
+    if (i % 2) return [h('a', { href: 'tel:' + part.replace(/\D/g, '') }, part)];
+    const out = [];
+    let m;
+    while (gl && (m = gl.re.exec(part))) {
+      const g = gl.by.get(m[1].toLowerCase());
+      const cut = m.index + m[1].length;
+      out.push(part.slice(0, m.index), ...(gl.used.has(g) ? [m[1]] : (gl.used.add(g), [term(m[1], g, boxes)])));
+      part = part.slice(cut);
+    }
+    out.push(part);
+    return out.filter((x) => x !== '');
+  });
+}
+
+/** "https://www.x.nl/a/b (note)" -> a link "x.nl/a/… (note)". */
+function sourceLink(text) {
+  const m = /^(https:\/\/\S+)(?:\s+\((.*)\))?\s*$/.exec(String(text).trim());
+  if (!m) return null;
+  let url;
+  try { url = new URL(m[1]); } catch { return null; }
+  const parts = url.pathname.split('/').filter(Boolean);
+  const short = url.host.replace(/^www\./, '') + (parts.length ? `/${parts[0]}${parts.length > 1 ? '/…' : ''}` : '');
+  return h('li', {}, h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer' },
+    short, m[2] ? ` (${m[2]})` : null, h('span', { class: 'vh' }, ' (opent in een nieuw tabblad)')));
 }
 
 function section(id, title, ...body) {
@@ -90,21 +135,35 @@ export async function render(main, { id }) {
 
   // --- the explanation ---
   const bedragen = (content.bedragen || []).filter((b) => (step.bedragen || []).includes(b.key));
+  // The amount on this step's date (from the plan), else the one valid today.
+  const amount = (k) => (item && item.amounts && item.amounts[k]) || ((content.bedragen || []).find((b) => b.key === k) || {}).text;
+  const fill = (t) => (t ? String(t).replace(/\{(\w+)\}/g, (all, k) => amount(k) || all) : t);
+  const tpl = step.template;
+  const txt = tpl ? { ...tpl, how: (tpl.how || []).map(fill), need: (tpl.need || []).map(fill) } : step;
+  for (const k of ['why', 'cost', 'who_can_help']) if (tpl) txt[k] = fill(tpl[k]);
+  if (tpl && tpl.title) heading.textContent = fill(tpl.title);
+  const gl = glossary(content.glossary);
+  // A paragraph or list item, with the explanations of its terms after it.
+  const r = (tag, t) => { const boxes = []; const el = h(tag, {}, rich(t, gl, boxes)); return tag === 'li' ? add(el, boxes) : [el, ...boxes]; };
   const timing = step.timing || {};
   const hulp = h('section', { id: 'hulp-hierbij', hidden: true });
+  const sources = (step.sources || []).map(sourceLink).filter(Boolean);
+  const tip = h('p', { class: 'muted' }, 'Zie je een woord met een stippellijn? Tik erop voor uitleg.');
   add(main,
-    step.why ? section('s-why', 'Waarom is dit belangrijk?', h('p', {}, step.why)) : null,
-    step.how && step.how.length ? section('s-how', 'Zo doe je het', h('ol', { class: 'how' }, step.how.map((t) => h('li', {}, t)))) : null,
-    step.need && step.need.length ? section('s-need', 'Wat heb je nodig?', h('ul', {}, step.need.map((t) => h('li', {}, t)))) : null,
+    id === 'big-5-checken' ? h('p', {}, h('a', { class: 'btn', href: '/klaar' }, 'Bekijk wat al geregeld is')) : null,
+    tip,
+    txt.why ? section('s-why', 'Waarom is dit belangrijk?', r('p', txt.why)) : null,
+    txt.how && txt.how.length ? section('s-how', 'Zo doe je het', h('ol', { class: 'how' }, txt.how.map((t) => r('li', t)))) : null,
+    txt.need && txt.need.length ? section('s-need', 'Wat heb je nodig?', h('ul', {}, txt.need.map((t) => r('li', t)))) : null,
     step.links && step.links.length ? section('s-links', 'Kijk op deze websites',
       h('p', { class: 'muted' }, 'De links openen in een nieuw tabblad.'),
       h('ul', { class: 'links' }, step.links.map((l) => h('li', {},
         h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.title,
           h('span', { class: 'vh' }, ' (opent in een nieuw tabblad)')))))) : null,
-    step.cost || bedragen.length ? section('s-cost', 'Wat kost het?',
-      step.cost ? h('p', {}, step.cost) : null,
-      bedragen.length ? h('ul', {}, bedragen.map((b) => h('li', {}, `${b.label}: ${b.text}`))) : null) : null,
-    step.who_can_help ? section('s-help', 'Wie kan je helpen?', h('p', {}, withPhones(step.who_can_help))) : null,
+    txt.cost || bedragen.length ? section('s-cost', 'Wat kost het?',
+      txt.cost ? r('p', txt.cost) : null,
+      bedragen.length ? h('ul', {}, bedragen.map((b) => h('li', {}, `${b.label}: ${amount(b.key)}`))) : null) : null,
+    txt.who_can_help ? section('s-help', 'Wie kan je helpen?', r('p', txt.who_can_help)) : null,
     section('s-when', 'Wanneer?',
       (timing.due || []).length ? h('p', {}, 'Het beste: ', timing.due.join(' of '), '.') : null,
       item && item.state !== 'done' && item.state !== 'not_for_me' ? h('p', {}, `Voor jou is dat ${whenText(item)}.`) : null,
@@ -113,8 +172,9 @@ export async function render(main, { id }) {
       step.recurring ? h('p', {}, 'Dit komt elk jaar terug.') : null),
     hulp,
     h('footer', { class: 'source' },
-      (step.sources || []).length ? h('p', {}, 'Bron: ', step.sources.join('; '), '.') : null,
+      sources.length ? [h('p', { id: 's-bron' }, 'Bron:'), h('ul', { class: 'links', 'aria-labelledby': 's-bron' }, sources)] : null,
       step.peildatum ? h('p', {}, 'Gecontroleerd op ' + dateNl(step.peildatum) + '.') : null),
   );
+  if (!gl || !gl.used.size) tip.remove();
   stepHelp(hulp, step).catch((err) => console.warn('Hulp hierbij', err));
 }

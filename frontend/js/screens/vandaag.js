@@ -3,6 +3,7 @@ import { h, add, takeFlash, setFlash } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadPlan, prefetchContent, account } from '../store.js';
 import { dueLine, check } from '../plan-ui.js';
+import { dayDiff, todayIso } from '../fmt.js';
 
 const SHOW = 3;
 
@@ -89,6 +90,13 @@ export async function render(main) {
     now.append(h('p', {}, 'Je hoeft nu niets te doen. Goed bezig!'));
     if (next) now.append(h('p', {}, 'Hierna komt:'), h('ul', { class: 'todos' }, todoCard(next, labels)));
   }
-  main.append(now, meters(plan));
+  // Six weeks before the vertrekdatum (or after it): is the essential arranged?
+  const v = profile.vertrekdatum;
+  const r = plan.readiness;
+  const soon = v && dayDiff(todayIso(), v) <= 42 ? h('section', { 'aria-labelledby': 'v-klaar' },
+    h('h2', { id: 'v-klaar' }, 'Klaar voor vertrek?'),
+    h('a', { class: 'todo', href: '/klaar' }, h('span', { class: 'todo-title' }, 'Bekijk wat geregeld is'),
+      h('span', { class: 'meta' }, r && r.ready ? 'Alles is geregeld. Goed gedaan!' : 'Je vertrekt bijna. Kijk wat nog moet.'))) : null;
+  add(main, soon, now, meters(plan));
   return undefined;
 }
