@@ -61,8 +61,12 @@ function gemeentePicker({ p, name, label, hint, legend, chosen, extra = [], valu
   group.hidden = true;
   let timer = 0;
   let ctrl = null;
-  const radio = (id, v, text, g) => h('div', { class: 'choice' },
-    h('input', { type: 'radio', name: 'gemeente', id, value: v, checked: v === value, onchange: () => { value = v; chosen = g; } }),
+  // Two radio groups (Tab goes from Zoek to the first gemeente found), one choice.
+  const radio = (id, v, text, g, name = 'gemeente') => h('div', { class: 'choice' },
+    h('input', {
+      type: 'radio', name, id, value: v, checked: v === value,
+      onchange: () => { value = v; chosen = g; for (const el of wrap.querySelectorAll('[type=radio]')) el.checked = el.id === id; },
+    }),
     h('label', { for: id }, text));
 
   async function search() {
@@ -101,12 +105,12 @@ function gemeentePicker({ p, name, label, hint, legend, chosen, extra = [], valu
     h('div', { class: 'field-row' }, q, h('button', { class: 'btn btn-secondary', type: 'button', onclick: search }, 'Zoek')),
     status, group,
     extra.length ? h('fieldset', { class: 'choices' }, h('legend', {}, 'Of kies:'),
-      extra.map(([v, text], i) => radio(`${p}-x${i}`, v, text, null))) : null);
+      extra.map(([v, text], i) => radio(`${p}-x${i}`, v, text, null, 'keuze'))) : null);
   if (chosen && chosen.naam) { q.value = chosen.naam; search(); }
   return {
     wrap,
     picked() {
-      const el = wrap.querySelector('input[name=gemeente]:checked');
+      const el = wrap.querySelector('[type=radio]:checked');
       return !el ? null : chosen && el.value === chosen.code ? chosen : extra.some((x) => x[0] === el.value) ? { code: el.value } : null;
     },
     cleanup() { clearTimeout(timer); if (ctrl) ctrl.abort(); },
