@@ -3,18 +3,9 @@
 Files (``backend/content/``)
 ----------------------------
 ``taxonomy.toml``       leefgebieden and topics. Ids are stable: never rename or reuse one.
-``bedragen.toml``       every amount that changes yearly, one table per key::
-
-                            [eigen_risico]
-                            label = "Eigen risico zorgverzekering"
-                            value = 385            # or: min = 75 / max = 85 for a range
-                            unit = "per jaar"      # optional, shown after the amount
-                            approx = false         # optional, "ongeveer € ..."
-                            year = 2026            # the year the amount is for (always shown)
-                            source = "zilverenkruis.nl/..."
-                            peildatum = 2026-01-31
-
-                        Texts refer to an amount as ``{eigen_risico}``; it renders as "€ 385 per jaar (2026)".
+``bedragen.toml``       every amount that changes by date, with validity periods (format and rules in
+                        ``backend/checklists/bedragen.py``). Texts refer to an amount as ``{eigen_risico}``;
+                        it renders as the amount valid on the date of the step: "€ 385 per jaar (2026)".
 ``<leefgebied>.toml``   one file per leefgebied (file name = leefgebied id)::
 
                             leefgebied = "gezondheid"
@@ -31,6 +22,8 @@ Relative rule: ``BASE OFFSET*``
 
     BASE    B          the 18th birthday
             V          the vertrekdatum; a rule that needs V applies only when the profile has one
+            E          the next election in kalender.toml on which the person is 18 or older (not before
+                       today); the 18th birthday when none is known
             A16        the 16th birthday
             after:ID   the day step ID was done when that is known, otherwise the planned due date of ID
             due        the step's own due date (only in window and reminder rules)
@@ -66,8 +59,18 @@ How a step is timed
 ``conditions`` ``min_age``: the step cannot be done before that birthday (it is still shown earlier so
                people can prepare; the due date and window start are moved to it). ``max_age``: hidden once
                the person is older than that today. ``situations``: shown only for these situations
-               (instelling, pleeggezin, thuis, zelfstandig) or when the situation is unknown.
+               (see the list below) or when the situation is unknown.
                ``requires_vertrekdatum``: only for people who leave care (have a vertrekdatum).
+               ``also_without_vertrekdatum``: situations that see such a step without a vertrekdatum
+               (due from the 18th birthday when no rule applies). ``requires_done``: step ids that must be
+               done first (not for "zelfstandig"). ``leaves_after_18``: only when V lies after B.
+``overdue``    optional ``{every_days = 14, times = 4}``: reminders after a missed due date (ids te-laat-N).
+``gemeente``   optional ``"future"``: the gemeente where the jongere will live decides the local help.
+Situations: instelling, pleeggezin, gezinshuis, begeleid-wonen, amv (ex-AMV, Nidos), thuis, zelfstandig.
+
+Other files: ``glossary.toml`` (``[[term]]`` term, text, forms: jargon explained in one sentence),
+``kalender.toml`` (``[[verkiezing]]`` date, name, source: rule base E). No text people read may hold an
+internal note (FACTS, [U], §, seed ...): the loader refuses it. Every source is an https:// page.
 """
 
 from __future__ import annotations
@@ -81,11 +84,13 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from backend.checklists.bedragen import SOURCE_RE, Bedrag, parse_bedragen
+from backend.clock import today_nl
 
 __all__ = [
     "CONTENT_DIR",
@@ -112,10 +117,25 @@ __all__ = [
 ]
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
-SITUATIONS: tuple[str, ...] = ("instelling", "pleeggezin", "thuis", "zelfstandig")
+# Where the jongere lives now (the profile's situation), with the words the app shows.
+SITUATION_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "instelling": "In een instelling (ook JeugdzorgPlus of een JJI)",
+        "pleeggezin": "In een pleeggezin",
+        "gezinshuis": "In een gezinshuis",
+        "begeleid-wonen": "Begeleid wonen of kamertraining",
+        "amv": "Ik kwam alleen naar Nederland (Nidos is mijn voogd)",
+        "thuis": "Thuis, bij mijn ouders of familie",
+        "zelfstandig": "Op mezelf",
+    }
+)
+SITUATIONS: tuple[str, ...] = tuple(SITUATION_LABELS)
 
 TAXONOMY_FILE = "taxonomy.toml"
 BEDRAGEN_FILE = "bedragen.toml"
+GLOSSARY_FILE = "glossary.toml"
+KALENDER_FILE = "kalender.toml"
+NOT_LEEFGEBIED = (TAXONOMY_FILE, BEDRAGEN_FILE, GLOSSARY_FILE, KALENDER_FILE)
 
 STEP_REQUIRED = (
     "id",
@@ -131,7 +151,7 @@ STEP_REQUIRED = (
     "sources",
     "peildatum",
 )
-STEP_OPTIONAL = ("cost", "window", "reminders", "depends_on", "conditions")
+STEP_OPTIONAL = ("cost", "window", "reminders", "overdue", "depends_on", "conditions", "gemeente")
 STEP_FIELDS = STEP_REQUIRED + STEP_OPTIONAL
 TITLE_MAX = 60
 
@@ -141,7 +161,7 @@ _OFFSET_SEGMENT_RE = re.compile(r"^\d+[dwm]$")
 _BEDRAG_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _OFFSETS = r"(?:[+-]\d{1,4}[dwm])*"
-_BASE = r"B|V|A16|due|after:[a-z0-9-]+?"
+_BASE = r"B|V|A16|E|due|after:[a-z0-9-]+?"
 _RELATIVE_RE = re.compile(rf"^({_BASE})({_OFFSETS})$")
 _YEARLY_RE = re.compile(rf"^yearly\s+(\d\d-\d\d|B|V|after:[a-z0-9-]+?)({_OFFSETS})(?:\s+from\s+(\S+))?$")
 _OFFSET_RE = re.compile(r"([+-])(\d+)([dwm])")
@@ -213,10 +233,14 @@ class RuleContext:
     vertrekdatum: date | None = None
     step_dates: Mapping[str, date | None] = field(default_factory=dict)
     due: date | None = None
+    election: date | None = None  # the next election (kalender.toml) on which the person is 18 or older
 
     def base_date(self, base: str, ref: str | None) -> date | None:
         if base == "B":
             return self.birthday_18
+        if base == "E":
+            # No known election ahead: the 18th birthday, when voting becomes possible.
+            return self.election or self.birthday_18
         if base == "A16":
             return self.birthday_16
         if base == "V":
@@ -384,44 +408,6 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Bedrag:
-    key: str
-    label: str
-    year: int
-    source: str
-    peildatum: date
-    value: Decimal | None = None
-    minimum: Decimal | None = None
-    maximum: Decimal | None = None
-    unit: str | None = None
-    approx: bool = False
-
-    def render(self) -> str:
-        """E.g. "€ 385 per jaar (2026)", "ongeveer € 75 tot € 85 (2024)"."""
-        if self.value is not None:
-            amount = format_euro(self.value)
-        else:
-            assert self.minimum is not None and self.maximum is not None
-            amount = f"{format_euro(self.minimum)} tot {format_euro(self.maximum)}"
-        if self.approx:
-            amount = f"ongeveer {amount}"
-        if self.unit:
-            amount = f"{amount} {self.unit}"
-        return f"{amount} ({self.year})"
-
-
-def format_euro(amount: Decimal) -> str:
-    """Dutch notation: € 40.857, € 172,70."""
-    if amount == amount.to_integral_value():
-        whole, cents = f"{int(amount):,}", ""
-    else:
-        text = f"{amount:,.2f}"
-        whole, cents = text.split(".")
-        cents = "," + cents
-    return "€ " + whole.replace(",", ".") + cents
-
-
-@dataclass(frozen=True)
 class Checklist:
     id: str
     leefgebied: str
@@ -441,6 +427,23 @@ class Conditions:
     max_age: int | None = None
     situations: tuple[str, ...] = ()
     requires_vertrekdatum: bool = False
+    # Situations that see a requires_vertrekdatum step without a vertrekdatum (someone already living on
+    # their own needs huurtoeslag, a huisarts and bijstand too).
+    also_without_vertrekdatum: tuple[str, ...] = ()
+    # Shown only once these steps are done (huurtoeslag only with a huurcontract for a zelfstandige woning);
+    # not asked of someone who already lives on their own (situation "zelfstandig").
+    requires_done: tuple[str, ...] = ()
+    # Only when the vertrekdatum lies after the 18th birthday (staying on after 18 is verlengde jeugdhulp).
+    leaves_after_18: bool = False
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """Reminders for a step whose due date passed and that is not done: every ``every_days`` days after
+    the due date, at most ``times`` times (rule ids "te-laat-1" .. "te-laat-N")."""
+
+    every_days: int
+    times: int
 
 
 @dataclass(frozen=True)
@@ -464,6 +467,8 @@ class Step:
     reminders: tuple[Reminder, ...] = ()
     depends_on: tuple[str, ...] = ()
     conditions: Conditions = Conditions()
+    overdue: Overdue | None = None
+    gemeente: str = "current"  # "future": the gemeente where the jongere will live decides (bijstand, huur)
     source_file: str = ""
 
     @property
@@ -491,6 +496,16 @@ class ContentError(ValueError):
         super().__init__("invalid checklist content:\n  - " + "\n  - ".join(self.errors))
 
 
+@dataclass(frozen=True)
+class GlossaryEntry:
+    """Jargon that must stay (Wmo, eigen risico, ...), explained in one B1 sentence; ``forms`` are the
+    words that show it in a text (case-insensitive, whole words)."""
+
+    term: str
+    text: str
+    forms: tuple[str, ...]
+
+
 @dataclass(frozen=True, eq=False)
 class Content:
     """Validated checklist content. Mappings keep a stable order (taxonomy order, then file order)."""
@@ -500,10 +515,17 @@ class Content:
     checklists: Mapping[str, Checklist]
     steps: Mapping[str, Step]
     bedragen: Mapping[str, Bedrag]
+    glossary: tuple[GlossaryEntry, ...] = ()
+    elections: tuple[date, ...] = ()  # kalender.toml, in date order
 
-    def render(self, text: str) -> str:
-        """Replace ``{key}`` placeholders by the rendered bedrag ("€ 385 per jaar (2026)")."""
-        return _PLACEHOLDER_RE.sub(lambda m: self.bedragen[m.group(1)].render(), text)
+    def next_election(self, on_or_after: date) -> date | None:
+        return next((d for d in self.elections if d >= on_or_after), None)
+
+    def render(self, text: str, on: date | None = None) -> str:
+        """Replace ``{key}`` placeholders by the amount valid on ``on`` (default today):
+        "€ 385 per jaar (2026)"."""
+        day = on or today_nl()
+        return _PLACEHOLDER_RE.sub(lambda m: self.bedragen[m.group(1)].render(day), text)
 
     def bedrag_keys(self, step: Step) -> list[str]:
         keys: list[str] = []
@@ -513,6 +535,10 @@ class Content:
                     keys.append(key)
         return keys
 
+    def amounts(self, step: Step, on: date) -> dict[str, str]:
+        """The amounts of a step's texts as they apply on ``on`` (a plan item's due date)."""
+        return {key: self.bedragen[key].render(on) for key in self.bedrag_keys(step)}
+
     def describe_rule(self, rule: Rule) -> str:
         """A Dutch description of a rule, e.g. "3 maanden voor je 18e verjaardag"."""
         return _describe(rule, self._step_label)
@@ -521,7 +547,8 @@ class Content:
         step = self.steps.get(step_id)
         return f"de stap '{step.title}'" if step else step_id
 
-    def step_public(self, step: Step) -> dict[str, Any]:
+    def step_public(self, step: Step, on: date | None = None) -> dict[str, Any]:
+        day = on or today_nl()
         window = None
         if step.has_window:
             window = {
@@ -529,22 +556,27 @@ class Content:
                 "latest": self.describe_rule(step.window_latest) if step.window_latest else None,
             }
         c = step.conditions
-        return {
+        keys = self.bedrag_keys(step)
+        body: dict[str, Any] = {
             "id": step.id,
             "checklist": step.checklist,
             "leefgebied": step.leefgebied,
-            "title": self.render(step.title),
-            "why": self.render(step.why),
-            "how": [self.render(t) for t in step.how],
-            "need": [self.render(t) for t in step.need],
+            "title": self.render(step.title, day),
+            "why": self.render(step.why, day),
+            "how": [self.render(t, day) for t in step.how],
+            "need": [self.render(t, day) for t in step.need],
             "links": [{"title": link.title, "url": link.url} for link in step.links],
-            "cost": self.render(step.cost) if step.cost else None,
-            "who_can_help": self.render(step.who_can_help),
+            "cost": self.render(step.cost, day) if step.cost else None,
+            "who_can_help": self.render(step.who_can_help, day),
             "topics": list(step.topics),
+            "gemeente": step.gemeente,
             "timing": {
                 "due": [self.describe_rule(r) for r in step.due],
                 "window": window,
                 "reminders": [{"id": r.id, "description": self.describe_rule(r.rule)} for r in step.reminders],
+                "overdue": (
+                    {"every_days": step.overdue.every_days, "times": step.overdue.times} if step.overdue else None
+                ),
             },
             "recurring": step.recurring,
             "depends_on": list(step.depends_on),
@@ -553,17 +585,35 @@ class Content:
                 "max_age": c.max_age,
                 "situations": list(c.situations),
                 "requires_vertrekdatum": c.requires_vertrekdatum,
+                "also_without_vertrekdatum": list(c.also_without_vertrekdatum),
+                "requires_done": list(c.requires_done),
+                "leaves_after_18": c.leaves_after_18,
             },
-            "bedragen": self.bedrag_keys(step),
+            "bedragen": keys,
             "sources": list(step.sources),
             "peildatum": step.peildatum.isoformat(),
         }
+        if keys:
+            # The raw texts, so a client can fill in the amounts of a plan item's own date (plan items carry
+            # them in ``amounts``): a step due in March 2027 shows the 2027 amount once it is known.
+            body["template"] = {
+                "title": step.title,
+                "why": step.why,
+                "how": list(step.how),
+                "need": list(step.need),
+                "cost": step.cost,
+                "who_can_help": step.who_can_help,
+            }
+        return body
 
-    @cached_property
-    def _catalogue(self) -> dict[str, Any]:
+    def _catalogue(self, on: date) -> dict[str, Any]:
+        cached = self._catalogues.get(on)
+        if cached is not None:
+            return cached
         body: dict[str, Any] = {
             "leefgebieden": [{"id": lg.id, "label": lg.label} for lg in self.leefgebieden.values()],
             "topics": [{"id": t.id, "label": t.label, "leefgebied": t.leefgebied} for t in self.topics.values()],
+            "situations": [{"id": sid, "label": label} for sid, label in SITUATION_LABELS.items()],
             "checklists": [
                 {
                     "id": cl.id,
@@ -574,37 +624,46 @@ class Content:
                 }
                 for cl in self.checklists.values()
             ],
-            "steps": [self.step_public(s) for s in self.steps.values()],
-            "bedragen": [
-                {
-                    "key": b.key,
-                    "label": b.label,
-                    "text": b.render(),
-                    "year": b.year,
-                    "source": b.source,
-                    "peildatum": b.peildatum.isoformat(),
-                }
-                for b in self.bedragen.values()
-            ],
+            "steps": [self.step_public(s, on) for s in self.steps.values()],
+            "bedragen": [b.public(on) for b in self.bedragen.values()],
+            "glossary": [{"term": g.term, "text": g.text, "forms": list(g.forms)} for g in self.glossary],
         }
         canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return {"version": hashlib.sha256(canonical.encode()).hexdigest()[:16], **body}
+        catalogue = {"version": hashlib.sha256(canonical.encode()).hexdigest()[:16], **body}
+        if len(self._catalogues) > 4:  # one a day is used; keep a few for requests around midnight
+            self._catalogues.clear()
+        self._catalogues[on] = catalogue
+        return catalogue
+
+    @cached_property
+    def _catalogues(self) -> dict[date, dict[str, Any]]:
+        return {}
+
+    def version_on(self, on: date) -> str:
+        """A hash of the public catalogue of that day: changes whenever anything a client sees changes
+        (also when a new amount starts to apply)."""
+        return str(self._catalogue(on)["version"])
 
     @property
     def version(self) -> str:
-        """A hash of the public catalogue: changes whenever anything a client sees changes."""
-        return str(self._catalogue["version"])
+        return self.version_on(today_nl())
 
-    def public_dict(self) -> dict[str, Any]:
+    def public_dict(self, on: date | None = None) -> dict[str, Any]:
         """The JSON-able catalogue for ``GET /api/content`` (a fresh copy each call)."""
-        copy: dict[str, Any] = json.loads(json.dumps(self._catalogue))
+        copy: dict[str, Any] = json.loads(json.dumps(self._catalogue(on or today_nl())))
         return copy
 
 
 # --------------------------------------------------------------------------------------------- describing
 
 _UNITS = {"d": ("dag", "dagen"), "w": ("week", "weken"), "m": ("maand", "maanden")}
-_BASE_NL = {"B": "je 18e verjaardag", "V": "je vertrekdatum", "A16": "je 16e verjaardag", "due": "de geplande datum"}
+_BASE_NL = {
+    "B": "je 18e verjaardag",
+    "V": "je vertrekdatum",
+    "A16": "je 16e verjaardag",
+    "E": "de eerste verkiezing waarop je mag stemmen",
+    "due": "de geplande datum",
+}
 _MONTHS_NL = "januari februari maart april mei juni juli augustus september oktober november december".split()
 
 
@@ -692,9 +751,11 @@ class _Loader:
             raise ContentError([f"{self.directory}: content directory not found"])
         leefgebieden, topics = self.load_taxonomy()
         bedragen = self.load_bedragen()
+        glossary = self.load_glossary()
+        elections = self.load_kalender()
         checklists: dict[str, Checklist] = {}
         raw_steps: list[tuple[str, dict[str, Any]]] = []
-        files = sorted(p.name for p in self.directory.glob("*.toml") if p.name not in (TAXONOMY_FILE, BEDRAGEN_FILE))
+        files = sorted(p.name for p in self.directory.glob("*.toml") if p.name not in NOT_LEEFGEBIED)
         order = {lg: i for i, lg in enumerate(leefgebieden)}
         files.sort(key=lambda n: (order.get(n.removesuffix(".toml"), len(order)), n))
         for name in files:
@@ -743,6 +804,8 @@ class _Loader:
             checklists=MappingProxyType(checklists),
             steps=MappingProxyType(steps),
             bedragen=MappingProxyType(bedragen),
+            glossary=glossary,
+            elections=elections,
         )
 
     # -- taxonomy and bedragen
@@ -778,60 +841,58 @@ class _Loader:
         return leefgebieden, topics
 
     def load_bedragen(self) -> dict[str, Bedrag]:
-        bedragen: dict[str, Bedrag] = {}
         data = self.read(BEDRAGEN_FILE)
         if data is None:
-            return bedragen
-        allowed = {"label", "value", "min", "max", "unit", "approx", "year", "source", "peildatum"}
-        for key, raw in data.items():
-            where = f"bedrag {key!r}: "
-            if not _BEDRAG_KEY_RE.match(key) or not isinstance(raw, dict):
-                self.error(BEDRAGEN_FILE, f"bad bedrag key {key!r} (use [snake_case] tables)")
-                continue
-            problems = []
-            if set(raw) - allowed:
-                problems.append(f"unknown fields {sorted(set(raw) - allowed)}")
-            if not _nonempty_str(raw.get("label")):
-                problems.append("needs a label")
-            if not isinstance(raw.get("year"), int) or not 2000 <= raw["year"] <= 2100:
-                problems.append("needs the year the amount is for (year = 2026)")
-            if not _nonempty_str(raw.get("source")):
-                problems.append("needs a source")
-            if not _is_date(raw.get("peildatum")):
-                problems.append("needs a peildatum (a TOML date like 2026-01-31)")
-            has_value = "value" in raw
-            has_range = "min" in raw or "max" in raw
-            if has_value == has_range or (has_range and not ("min" in raw and "max" in raw)):
-                problems.append("needs either value, or both min and max")
-            numbers = {k: raw[k] for k in ("value", "min", "max") if k in raw}
-            for k, v in numbers.items():
-                if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                    problems.append(f"{k} must be a non-negative number")
-            if "unit" in raw and not _nonempty_str(raw["unit"]):
-                problems.append("unit must be a non-empty string")
-            if "approx" in raw and not isinstance(raw["approx"], bool):
-                problems.append("approx must be true or false")
-            if problems:
-                for p in problems:
-                    self.error(BEDRAGEN_FILE, where + p)
-                continue
+            return {}
+        return parse_bedragen(data, lambda message: self.error(BEDRAGEN_FILE, message))
 
-            def dec(v: Any) -> Decimal | None:
-                return None if v is None else Decimal(str(v))
+    def load_glossary(self) -> tuple[GlossaryEntry, ...]:
+        """``[[term]] term, text, forms``: jargon that must stay, in one B1 sentence."""
+        data = self.read(GLOSSARY_FILE)
+        if data is None:
+            return ()
+        entries: list[GlossaryEntry] = []
+        seen: set[str] = set()
+        for raw in data.get("term", []):
+            name = raw.get("term") if isinstance(raw, dict) else None
+            where = f"term {name!r}: "
+            if not isinstance(raw, dict) or not _nonempty_str(name) or set(raw) - {"term", "text", "forms"}:
+                self.error(GLOSSARY_FILE, f"{where}use [[term]] with term, text and optional forms")
+                continue
+            text, forms = raw.get("text"), raw.get("forms", [name])
+            if not _nonempty_str(text):
+                self.error(GLOSSARY_FILE, where + "needs a text (one short sentence)")
+                continue
+            if not isinstance(forms, list) or not forms or not all(_nonempty_str(f) for f in forms):
+                self.error(GLOSSARY_FILE, where + "forms must be a list of words")
+                continue
+            marker = internal_marker(text)
+            if marker:
+                self.error(GLOSSARY_FILE, f"{where}internal note {marker!r} in a text people read")
+            for form in forms:
+                if form.lower() in seen:
+                    self.error(GLOSSARY_FILE, f"{where}the word {form!r} is explained twice")
+                seen.add(form.lower())
+            entries.append(GlossaryEntry(name, text, tuple(forms)))
+        return tuple(entries)
 
-            bedragen[key] = Bedrag(
-                key=key,
-                label=raw["label"],
-                year=raw["year"],
-                source=raw["source"],
-                peildatum=raw["peildatum"],
-                value=dec(raw.get("value")),
-                minimum=dec(raw.get("min")),
-                maximum=dec(raw.get("max")),
-                unit=raw.get("unit"),
-                approx=raw.get("approx", False),
-            )
-        return bedragen
+    def load_kalender(self) -> tuple[date, ...]:
+        """``[[verkiezing]] date, name, source``: elections the stemmen step is timed to (rule base E)."""
+        data = self.read(KALENDER_FILE)
+        if data is None:
+            return ()
+        found: list[date] = []
+        for raw in data.get("verkiezing", []):
+            if (
+                not isinstance(raw, dict)
+                or not _is_date(raw.get("date"))
+                or not _nonempty_str(raw.get("name"))
+                or not (isinstance(raw.get("source"), str) and SOURCE_RE.match(raw["source"]))
+            ):
+                self.error(KALENDER_FILE, f"bad verkiezing {raw!r}: needs date, name and an https:// source")
+                continue
+            found.append(raw["date"])
+        return tuple(sorted(found))
 
     # -- checklists and steps
 
@@ -856,6 +917,11 @@ class _Loader:
         if "intro" in raw and not _nonempty_str(raw["intro"]):
             self.error(file, "intro must be a non-empty string", checklist=cid)
             ok = False
+        for text in (raw.get("title"), raw.get("intro")):
+            marker = internal_marker(text) if isinstance(text, str) else None
+            if marker:
+                self.error(file, f"internal note {marker!r} in a text people read", checklist=cid)
+                ok = False
         return Checklist(cid, lg, raw["title"], raw.get("intro")) if ok else None
 
     def parse_step(
@@ -912,6 +978,14 @@ class _Loader:
                     err(f"link url {link['url']!r} must be an https:// address")
                 else:
                     links.append(Link(link["title"], link["url"]))
+        if isinstance(raw["sources"], list):
+            for source in raw["sources"]:
+                if isinstance(source, str) and not SOURCE_RE.match(source):
+                    err(f"source {source!r} must be an https:// page a person can open, optionally ' (note)'")
+        for text in _user_texts(raw):
+            marker = internal_marker(text)
+            if marker:
+                err(f"internal note {marker!r} in a text people read: {text[:60]!r}")
         if not _is_date(raw["peildatum"]):
             err("peildatum must be a TOML date like 2026-01-31")
         checklist = checklists.get(raw["checklist"])
@@ -991,6 +1065,31 @@ class _Loader:
                     continue
                 reminders.append(Reminder(rid, r))
 
+        overdue = None
+        raw_overdue = raw.get("overdue")
+        if raw_overdue is not None:
+            every, times = (raw_overdue.get("every_days"), raw_overdue.get("times")) if isinstance(
+                raw_overdue, dict
+            ) else (None, None)
+            if (
+                not isinstance(raw_overdue, dict)
+                or set(raw_overdue) != {"every_days", "times"}
+                or not isinstance(every, int)
+                or not isinstance(times, int)
+                or isinstance(every, bool)
+                or isinstance(times, bool)
+                or not 1 <= every <= 365
+                or not 1 <= times <= 12
+            ):
+                err("overdue must be {every_days = 14, times = 4} (1-365 days, 1-12 times)")
+            elif recurring:
+                err("overdue reminders are for one-off steps (a recurring step has its next cycle)")
+            else:
+                overdue = Overdue(every, times)
+        gemeente = raw.get("gemeente", "current")
+        if gemeente not in ("current", "future"):
+            err("gemeente must be 'current' or 'future' (where the jongere will live after leaving)")
+
         depends_on = raw.get("depends_on", [])
         if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
             err("depends_on must be a list of step ids")
@@ -1020,6 +1119,8 @@ class _Loader:
             reminders=tuple(reminders),
             depends_on=tuple(depends_on),
             conditions=conditions,
+            overdue=overdue,
+            gemeente=gemeente,
             source_file=file,
         )
 
@@ -1040,7 +1141,15 @@ class _Loader:
         if not isinstance(raw, dict):
             err("conditions must be a table")
             return Conditions()
-        allowed = {"min_age", "max_age", "situations", "requires_vertrekdatum"}
+        allowed = {
+            "min_age",
+            "max_age",
+            "situations",
+            "requires_vertrekdatum",
+            "also_without_vertrekdatum",
+            "requires_done",
+            "leaves_after_18",
+        }
         if set(raw) - allowed:
             err(f"unknown conditions {sorted(set(raw) - allowed)}")
         min_age, max_age = raw.get("min_age"), raw.get("max_age")
@@ -1058,7 +1167,23 @@ class _Loader:
         if not isinstance(requires_v, bool):
             err("conditions.requires_vertrekdatum must be true or false")
             requires_v = False
-        return Conditions(min_age, max_age, tuple(situations), requires_v)
+        also = raw.get("also_without_vertrekdatum", [])
+        if not isinstance(also, list) or not all(s in SITUATIONS for s in also):
+            err(f"conditions.also_without_vertrekdatum must be a list from {list(SITUATIONS)}")
+            also = []
+        elif also and not requires_v:
+            err("conditions.also_without_vertrekdatum only means something with requires_vertrekdatum = true")
+        requires_done = raw.get("requires_done", [])
+        if not isinstance(requires_done, list) or not all(isinstance(d, str) for d in requires_done):
+            err("conditions.requires_done must be a list of step ids")
+            requires_done = []
+        after_18 = raw.get("leaves_after_18", False)
+        if not isinstance(after_18, bool):
+            err("conditions.leaves_after_18 must be true or false")
+            after_18 = False
+        return Conditions(
+            min_age, max_age, tuple(situations), requires_v, tuple(also), tuple(requires_done), after_18
+        )
 
     def check_references(self, steps: Mapping[str, Step]) -> None:
         """after:ID and depends_on point to existing steps, not to recurring steps, and make no cycle."""
@@ -1079,6 +1204,9 @@ class _Loader:
             for dep in step.depends_on:
                 if dep == step.id or dep not in steps:
                     self.error(step.source_file, f"depends_on has unknown step {dep!r}", step=step.id)
+            for dep in step.conditions.requires_done:
+                if dep == step.id or dep not in steps:
+                    self.error(step.source_file, f"conditions.requires_done has unknown step {dep!r}", step=step.id)
             graph[step.id] = {r for r in refs | set(step.depends_on) if r in steps and r != step.id}
         # cycle check (iterative DFS)
         state: dict[str, int] = {}
@@ -1113,3 +1241,23 @@ def _nonempty_str(v: Any) -> bool:
 def _is_date(v: Any) -> bool:
     # tomllib returns datetime.datetime for date-times; a peildatum must be a plain date
     return isinstance(v, date) and type(v) is date
+
+
+# Words that belong to the content's own notes, never to what people read (issue 12: "Bron: FACTS.md §8 ...").
+_MARKER_RE = re.compile(r"FACTS|\[[UYOS]\]|§|\bseeds?\b|\(kennis|niet apart gecontroleerd|TODO|XXX", re.IGNORECASE)
+
+
+def internal_marker(text: str) -> str | None:
+    """The first internal marker in ``text`` ("FACTS", "[U]", "§", "seed", ...), or None."""
+    m = _MARKER_RE.search(text)
+    return m.group(0) if m else None
+
+
+def _user_texts(raw: dict[str, Any]) -> list[str]:
+    texts = [raw.get(k) for k in ("title", "why", "who_can_help", "cost")]
+    for k in ("how", "need", "sources"):
+        if isinstance(raw.get(k), list):
+            texts.extend(raw[k])
+    if isinstance(raw.get("links"), list):
+        texts.extend(link.get("title") for link in raw["links"] if isinstance(link, dict))
+    return [t for t in texts if isinstance(t, str)]

@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel
 
 from backend.accounts.models import utcnow
 
-Situation = Literal["instelling", "pleeggezin", "thuis", "zelfstandig"]
+Situation = Literal["instelling", "pleeggezin", "gezinshuis", "begeleid-wonen", "amv", "thuis", "zelfstandig"]
 StepState = Literal["todo", "done", "not_for_me", "skipped"]
 
 
@@ -21,6 +21,8 @@ class UserProfile(SQLModel, table=True):
     gemeente_code: str = Field(foreign_key="gemeente.code", max_length=6)
     vertrekdatum: date | None = None
     situation: str | None = Field(default=None, max_length=16)
+    # Where the jongere will live after leaving care; None: the same gemeente (issue 12).
+    future_gemeente_code: str | None = Field(default=None, foreign_key="gemeente.code", max_length=6)
     updated_at: datetime = Field(default_factory=utcnow)
     # Bumped on every change to the profile or the progress: the key of the cached plan.
     revision: int = 0
@@ -47,6 +49,7 @@ class ProfileIn(SQLModel):
     gemeente_code: str = Field(max_length=10)
     vertrekdatum: date | None = None
     situation: Situation | None = None
+    future_gemeente_code: str | None = Field(default=None, max_length=10)
 
 
 class ProfileOut(ProfileIn):
@@ -106,6 +109,7 @@ class PlanItemOut(SQLModel):
     progress_key: str
     recurring: bool
     waiting_for: list[str]
+    amounts: dict[str, str] = Field(default_factory=dict)
 
 
 class LeefgebiedProgressOut(SQLModel):
@@ -115,9 +119,48 @@ class LeefgebiedProgressOut(SQLModel):
     total: int
 
 
+class ReadinessItemOut(SQLModel):
+    step_id: str
+    title: str
+    state: StepState
+
+
+class ReadinessStepOut(SQLModel):
+    step_id: str
+    title: str
+
+
+class ReadinessAreaOut(SQLModel):
+    id: str
+    label: str
+    ready: bool
+    items: list[ReadinessItemOut]
+    next: ReadinessStepOut | None
+
+
+class ReadinessOut(SQLModel):
+    ready: bool
+    vertrekdatum: date | None
+    areas: list[ReadinessAreaOut]
+
+
+class WoonsiteOut(SQLModel):
+    id: str
+    name: str
+    url: str
+    min_age: int
+    fee: str | None = None
+    fee_year: int | None = None
+    renewal: str | None = None
+    sources: list[str]
+    peildatum: date
+
+
 class PlanOut(SQLModel):
     today: date
     birthday_16: date
     birthday_18: date
     items: list[PlanItemOut]
     progress: list[LeefgebiedProgressOut]
+    readiness: ReadinessOut | None = None
+    woonsite: WoonsiteOut | None = None

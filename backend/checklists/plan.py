@@ -7,6 +7,11 @@ Which steps a person sees
 A step applies when all of these hold:
   * ``requires_vertrekdatum`` steps only for a profile with a vertrekdatum;
   * ``situations`` (if any) contain the profile's situation, or the situation is unknown;
+  * ``also_without_vertrekdatum``: a requires_vertrekdatum step still applies without a vertrekdatum for
+    these situations (someone who already lives on their own needs huurtoeslag and a huisarts too);
+  * ``requires_done`` steps are done (huurtoeslag appears once the huurcontract step is ticked), except
+    for someone who already lives on their own (situation ``zelfstandig``);
+  * ``leaves_after_18``: only when the vertrekdatum lies after the 18th birthday;
   * the person is not older than ``max_age`` today;
   * at least one due rule gives a date (a step with only V rules needs a vertrekdatum).
 People without a vertrekdatum (e.g. living at home) therefore get the birthday-relative plan: V-only
@@ -57,11 +62,12 @@ enough to catch typing errors such as a wrong year.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from .content import SITUATIONS, Content, Rule, RuleContext, Step, add_months, anniversary
+from .readiness import Readiness, readiness
 
 __all__ = [
     "BINNENKORT_DAYS",
@@ -70,6 +76,7 @@ __all__ = [
     "MAX_AGE",
     "MIN_AGE",
     "NU_DAYS",
+    "OVERDUE_RULE_PREFIX",
     "REMINDER_HORIZON_DAYS",
     "STATES",
     "VERTREK_RANGE_MONTHS",
@@ -91,6 +98,7 @@ BUCKETS: tuple[str, ...] = ("nu", "binnenkort", "later", "klaar")
 NU_DAYS = 14
 BINNENKORT_DAYS = 56
 REMINDER_HORIZON_DAYS = 396  # about 13 months
+OVERDUE_RULE_PREFIX = "te-laat-"  # reminder rule ids of a step's overdue reminders: te-laat-1, te-laat-2, ...
 MIN_AGE, MAX_AGE = 12, 30
 VERTREK_RANGE_MONTHS = 120
 
@@ -122,6 +130,12 @@ class Profile:
     gemeente_code: str
     vertrekdatum: date | None = None
     situation: str | None = None  # one of SITUATIONS, or None when unknown
+    future_gemeente_code: str | None = None  # where the jongere will live after leaving; None: the same
+
+    @property
+    def woon_gemeente_code(self) -> str:
+        """The gemeente of steps about life after leaving (bijstand, huur, verhuizing)."""
+        return self.future_gemeente_code or self.gemeente_code
 
     @property
     def birthday_16(self) -> date:
@@ -157,6 +171,8 @@ class PlanItem:
     progress_key: str  # key to store progress under: step id, or "<step id>@<year>" for recurring steps
     recurring: bool
     waiting_for: tuple[str, ...]  # depends_on steps that are not done yet
+    # The amounts of the step's texts as they apply on the due date ("€ 385 per jaar (2026)").
+    amounts: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +194,7 @@ class PlanItem:
             "progress_key": self.progress_key,
             "recurring": self.recurring,
             "waiting_for": list(self.waiting_for),
+            "amounts": dict(self.amounts),
         }
 
 
@@ -199,6 +216,9 @@ class Plan:
     birthday_18: date
     items: tuple[PlanItem, ...]
     progress: tuple[LeefgebiedProgress, ...]
+    readiness: Readiness | None = None
+    # The woonsite of the gemeente where the person will live (woonsites.py), None when not known.
+    woonsite: Mapping[str, Any] | None = None
 
     def bucket(self, name: str) -> tuple[PlanItem, ...]:
         if name not in _BUCKET_ORDER:
@@ -215,6 +235,8 @@ class Plan:
             "birthday_18": self.birthday_18.isoformat(),
             "items": [i.to_dict() for i in self.items],
             "progress": [p.to_dict() for p in self.progress],
+            "readiness": self.readiness.to_dict() if self.readiness is not None else None,
+            "woonsite": dict(self.woonsite) if self.woonsite is not None else None,
         }
 
 
@@ -277,11 +299,13 @@ class _Planner:
         self.b18 = profile.birthday_18
         self.age = age_on(profile.birth_date, today)
         self._timed: dict[str, _Timed | None] = {}
+        self.election = content.next_election(max(self.b18, today))
         self._ctx = RuleContext(
             birthday_18=self.b18,
             birthday_16=self.b16,
             vertrekdatum=profile.vertrekdatum,
             step_dates=_StepDates(self),
+            election=self.election,
         )
 
     def ctx(self, due: date | None = None) -> RuleContext:
@@ -293,15 +317,22 @@ class _Planner:
             vertrekdatum=self.profile.vertrekdatum,
             step_dates=self._ctx.step_dates,
             due=due,
+            election=self.election,
         )
 
     # -- applicability
 
     def passes_conditions(self, step: Step) -> bool:
         c = step.conditions
-        if c.requires_vertrekdatum and self.profile.vertrekdatum is None:
+        p = self.profile
+        if c.requires_vertrekdatum and p.vertrekdatum is None and p.situation not in c.also_without_vertrekdatum:
             return False
-        if c.situations and self.profile.situation is not None and self.profile.situation not in c.situations:
+        if c.situations and p.situation is not None and p.situation not in c.situations:
+            return False
+        if c.leaves_after_18 and (p.vertrekdatum is None or p.vertrekdatum <= self.b18):
+            return False
+        # Someone who already lives on their own has the home the required step is about (huurcontract).
+        if p.situation != "zelfstandig" and any(self.state_of(dep) != "done" for dep in c.requires_done):
             return False
         return not (c.max_age is not None and self.age > c.max_age)
 
@@ -364,6 +395,9 @@ class _Planner:
                         break
             else:
                 candidates = [d for d in (r.evaluate(self.ctx()) for r in step.due) if d is not None]
+                if not candidates and self.profile.vertrekdatum is None and step.conditions.also_without_vertrekdatum:
+                    # Living on your own without a vertrekdatum: the step is due from the 18th birthday on.
+                    candidates = [self.b18]
                 if candidates:
                     due = max(min(candidates), self.min_date(step))
                     result = _Timed(due, self.window(step, due), step.id, self.state_of(step.id))
@@ -421,7 +455,7 @@ def compute_plan(
                 step_id=step.id,
                 checklist=step.checklist,
                 leefgebied=step.leefgebied,
-                title=content.render(step.title),
+                title=content.render(step.title, timed.due),
                 due_date=timed.due,
                 window=timed.window,
                 bucket=bucket,
@@ -431,6 +465,7 @@ def compute_plan(
                 progress_key=timed.progress_key,
                 recurring=step.recurring,
                 waiting_for=waiting,
+                amounts=content.amounts(step, timed.due),
             )
         )
     items.sort(key=lambda i: (_BUCKET_ORDER[i.bucket], i.due_date, order[i.step_id]))
@@ -449,6 +484,7 @@ def compute_plan(
         birthday_18=planner.b18,
         items=tuple(items),
         progress=summary,
+        readiness=readiness(items, profile.vertrekdatum),
     )
 
 
@@ -470,7 +506,7 @@ def reminder_moments(
     moments: list[tuple[date, int, int, ReminderMoment]] = []
     for s_index, step in enumerate(content.steps.values()):
         timed = planner.timed(step)
-        if timed is None or not step.reminders:
+        if timed is None or not (step.reminders or step.overdue):
             continue
         lower = max(today, planner.min_date(step))
         if step.recurring:
@@ -495,6 +531,13 @@ def reminder_moments(
             continue
         if timed.state in ("done", "not_for_me"):
             continue
+        if step.overdue is not None:
+            # Past its date and not done: every N days after the due date, at most M times.
+            for k in range(1, step.overdue.times + 1):
+                when = timed.due + timedelta(days=k * step.overdue.every_days)
+                if lower <= when <= horizon:
+                    moment = ReminderMoment(step.id, f"{OVERDUE_RULE_PREFIX}{k}", when)
+                    moments.append((when, s_index, len(step.reminders) + k, moment))
         ctx = planner.ctx(timed.due)
         for r_index, reminder in enumerate(step.reminders):
             when: date | None
@@ -565,5 +608,5 @@ def validate_profile(
                 f"Je vertrekdatum klopt niet: kies een datum tot {years} jaar terug of {years} jaar vooruit."
             )
     if situation is not None and situation != "" and situation not in SITUATIONS:
-        errors["situation"] = "Kies waar je woont: in een instelling, in een pleeggezin, thuis of zelfstandig."
+        errors["situation"] = "Kies waar je nu woont uit de lijst."
     return errors

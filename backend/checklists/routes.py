@@ -20,6 +20,7 @@ from backend.checklists.models import (
     ProgressIn,
     ProgressOut,
     ProgressSaved,
+    ReadinessOut,
 )
 from backend.clock import today_nl
 from backend.db import OneHopRoute, SessionDep
@@ -83,6 +84,15 @@ async def get_plan(request: Request) -> Response:
     response = Response(body)
     response.raw_headers = [(b"content-length", str(len(body)).encode()), *headers]
     return response
+
+
+@router.get("/me/readiness", response_model=ReadinessOut, responses={401: {}, 404: {}})
+def get_readiness(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Klaar voor vertrek? Per leefgebied of het belangrijkste geregeld is, en anders de volgende stap."""
+    found = service.readiness_for(session, user.id, today_nl())  # type: ignore[arg-type]
+    if found is None:
+        raise AppError(404, "Vul eerst je gegevens in. Dan maken we je plan.")
+    return found
 
 
 @router.get("/me/progress", response_model=list[ProgressOut])

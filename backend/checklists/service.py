@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -21,10 +22,12 @@ from sqlmodel import Session, col, select, update
 
 from backend.accounts import service as accounts_service
 from backend.accounts.models import AuthSession, utcnow
+from backend.checklists import woonsites
 from backend.checklists.content import Content, load_content
 from backend.checklists.fastpath import ReadPool
 from backend.checklists.models import ProfileIn, ProgressIn, StepProgress, UserProfile
 from backend.checklists.plan import STATES, Plan, Profile, compute_plan, validate_profile
+from backend.checklists.woonsites import woonsite_for
 from backend.clock import aware, nl_date, today_nl
 from backend.db import dialect_insert
 from backend.errors import FieldErrors
@@ -51,9 +54,19 @@ def check_profile(session: Session, body: ProfileIn, today: date) -> Profile:
     problems = validate_profile(body.birth_date, body.vertrekdatum, body.situation, today=today)
     if get_gemeente(session, body.gemeente_code.strip()) is None:
         problems["gemeente_code"] = "Deze gemeente kennen we niet. Kies je gemeente uit de lijst."
+    future = (body.future_gemeente_code or "").strip().upper() or None
+    if future is not None and get_gemeente(session, future) is None:
+        problems["future_gemeente_code"] = "Deze gemeente kennen we niet. Kies de gemeente uit de lijst."
     if problems:
         raise FieldErrors(problems)
-    return Profile(body.birth_date, body.gemeente_code.strip().upper(), body.vertrekdatum, body.situation)
+    current = body.gemeente_code.strip().upper()
+    return Profile(
+        body.birth_date, current, body.vertrekdatum, body.situation, None if future == current else future
+    )
+
+
+def profile_of(row: UserProfile) -> Profile:
+    return Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation, row.future_gemeente_code)
 
 
 def get_profile(session: Session, user_id: int) -> UserProfile | None:
@@ -69,11 +82,21 @@ def put_profile(session: Session, user_id: int, body: ProfileIn, today: date) ->
     row.gemeente_code = profile.gemeente_code
     row.vertrekdatum = profile.vertrekdatum
     row.situation = profile.situation
+    row.future_gemeente_code = profile.future_gemeente_code
     row.updated_at = utcnow()
     row.revision = (row.revision or 0) + 1
     session.add(row)
     reminders.recompute_for(session, user_id)
     return row
+
+
+def readiness_for(session: Session, user_id: int, today: date) -> dict[str, Any] | None:
+    """The big-5 check of the person's plan, or None without a profile."""
+    row = get_profile(session, user_id)
+    if row is None:
+        return None
+    plan = plan_for(profile_of(row), list_progress(session, user_id), today)
+    return plan.readiness.to_dict() if plan.readiness is not None else None
 
 
 def check_progress_key(key: str, catalogue: Content) -> str:
@@ -169,7 +192,13 @@ def list_progress(session: Session, user_id: int) -> list[StepProgress]:
 def plan_for(profile: Profile, rows: list[StepProgress], today: date) -> Plan:
     progress = {r.step_id: r.state for r in rows}
     completed_on = {r.step_id: nl_date(r.client_updated_at) for r in rows if r.state == "done"}
-    return compute_plan(profile, content(), today, progress, completed_on=completed_on)
+    return with_woonsite(compute_plan(profile, content(), today, progress, completed_on=completed_on), profile)
+
+
+def with_woonsite(plan: Plan, profile: Profile) -> Plan:
+    """The plan with the woonsite of the gemeente where the person will live (None: not known)."""
+    found = woonsite_for(profile.woon_gemeente_code)
+    return dataclasses.replace(plan, woonsite=woonsites.public(found) if found else None)
 
 
 class _LRU:
@@ -251,7 +280,7 @@ def user_plan_json(session: Session, user_id: int, today: date) -> bytes | None:
     row = get_profile(session, user_id)
     if row is None:
         return None
-    profile = Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation)
+    profile = profile_of(row)
     plan = plan_for(profile, list_progress(session, user_id), today)
     body = json.dumps(plan.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
     _plan_cache.put(key, body)
@@ -342,4 +371,4 @@ def anonymous_plan(session: Session, body: ProfileIn, progress: dict[str, str], 
         if state not in STATES:
             raise FieldErrors({f"progress.{key}": "Kies een geldige status."})
         clean[key] = state
-    return compute_plan(profile, catalogue, today, clean)
+    return with_woonsite(compute_plan(profile, catalogue, today, clean), profile)

@@ -38,6 +38,8 @@ class ExportProfile(SQLModel):
     gemeente: str | None
     vertrekdatum: date | None
     situation: str | None
+    future_gemeente_code: str | None = None
+    future_gemeente: str | None = None
     updated_at: datetime
 
 

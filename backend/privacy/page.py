@@ -10,17 +10,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from html import escape
 
+from backend.checklists.content import SITUATION_LABELS
 from backend.clock import NL
 from backend.privacy.models import ExportOut
 
 MONTHS = "januari februari maart april mei juni juli augustus september oktober november december".split()
 ROLES = {"jongere": "jongere", "mentor": "meekijker", "editor": "redacteur sociale kaart", "admin": "beheerder"}
-SITUATIONS = {
-    "instelling": "in een instelling",
-    "pleeggezin": "in een pleeggezin",
-    "thuis": "thuis",
-    "zelfstandig": "zelfstandig",
-}
 STATES = {"done": "gedaan", "todo": "nog doen", "not_for_me": "niet voor mij", "skipped": "overgeslagen"}
 REMINDER_STATUS = {
     "pending": "komt nog",
@@ -98,7 +93,8 @@ def render(data: ExportOut) -> str:
                     ("Geboortedatum", p.birth_date),
                     ("Gemeente", p.gemeente or p.gemeente_code),
                     ("Vertrekdatum", p.vertrekdatum),
-                    ("Waar je woont", SITUATIONS.get(p.situation or "", p.situation)),
+                    ("Waar je woont", SITUATION_LABELS.get(p.situation or "", p.situation)),
+                    ("Gemeente waar je gaat wonen", p.future_gemeente or p.future_gemeente_code),
                     ("Veranderd op", p.updated_at),
                 ]
             )

@@ -310,6 +310,7 @@ def export(session: Session, user: UserAccount, now: datetime) -> ExportOut:
     uid = fp.user_id
     profile = session.get(UserProfile, uid)
     gemeente = get_gemeente(session, profile.gemeente_code) if profile else None
+    future = get_gemeente(session, profile.future_gemeente_code) if profile and profile.future_gemeente_code else None
     prefs = session.get(ReminderPreferences, uid)
     return ExportOut(
         generated_at=now,
@@ -327,6 +328,8 @@ def export(session: Session, user: UserAccount, now: datetime) -> ExportOut:
             gemeente=gemeente.weergavenaam if gemeente else None,
             vertrekdatum=profile.vertrekdatum,
             situation=profile.situation,
+            future_gemeente_code=profile.future_gemeente_code,
+            future_gemeente=future.weergavenaam if future else None,
             updated_at=aware(profile.updated_at),
         )
         if profile

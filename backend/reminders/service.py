@@ -135,7 +135,8 @@ def _profile_and_progress(
         completed_on.pop(step_id, None)
         if state == "done":
             completed_on[step_id] = nl_date(stamp)
-    return Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation), progress, completed_on
+    profile = Profile(row.birth_date, row.gemeente_code, row.vertrekdatum, row.situation, row.future_gemeente_code)
+    return profile, progress, completed_on
 
 
 @dataclass(frozen=True)

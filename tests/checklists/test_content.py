@@ -20,6 +20,7 @@ from backend.checklists.content import (
     load_content,
     parse_rule,
 )
+from backend.clock import today_nl
 
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 NOT_A_VERB = {"de", "het", "een", "je", "jouw", "jij", "uw", "wat", "hoe", "waarom", "wanneer"}
@@ -54,16 +55,6 @@ REQUIRED_STEPS = {
 }
 
 
-@pytest.fixture(scope="module")
-def content():
-    return load_content()
-
-
-@pytest.fixture(scope="module")
-def catalogue(content):
-    return content.public_dict()
-
-
 def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s]
 
@@ -86,7 +77,7 @@ def test_content_loads_and_is_cached(content):
 def test_step_ids_are_kebab_case_and_unique_across_files():
     ids: list[str] = []
     for path in sorted(CONTENT_DIR.glob("*.toml")):
-        if path.name in ("taxonomy.toml", "bedragen.toml"):
+        if path.name in ("taxonomy.toml", "bedragen.toml", "glossary.toml", "kalender.toml"):
             continue
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -107,7 +98,7 @@ def test_every_step_has_all_required_fields(catalogue):
         assert isinstance(step["need"], list), sid
         assert all(isinstance(t, str) and t.strip() for t in step["how"] + step["need"]), sid
         assert step["timing"]["due"], sid
-        assert date.fromisoformat(step["peildatum"]) <= date(2026, 1, 31), sid
+        assert date.fromisoformat(step["peildatum"]) <= today_nl(), sid  # freshness: test_content_2027.py
         assert {"min_age", "max_age", "situations", "requires_vertrekdatum"} <= set(step["conditions"])
 
 
@@ -149,25 +140,28 @@ def test_every_referenced_bedrag_exists_and_shows_its_year(content, catalogue):
         assert "{" not in rendered and "}" not in rendered, step["id"]
         for key in step["bedragen"]:
             bedrag = content.bedragen[key]
-            assert f"({bedrag.year})" in rendered, (step["id"], key)
-            assert bedrag.render() in rendered
+            assert bedrag.period_on(today_nl()).label in rendered, (step["id"], key)
+            assert bedrag.render(today_nl()) in rendered
 
 
 def test_every_bedrag_has_year_source_peildatum_and_is_used(content):
     used = {key for step in content.steps.values() for key in content.bedrag_keys(step)}
     for key, bedrag in content.bedragen.items():
-        assert 2020 <= bedrag.year <= 2030, key
-        assert bedrag.source.strip(), key
-        assert bedrag.peildatum <= date(2026, 1, 31), key
-        assert bedrag.render().startswith(("€", "ongeveer €")), key
+        for period in bedrag.periods:
+            assert 2020 <= period.start.year <= 2030, key
+            assert period.source.startswith("https://"), key
+            assert period.peildatum <= today_nl(), key
+        assert bedrag.render(today_nl()).startswith(("€", "ongeveer €")), key
         assert key in used, f"bedrag {key} is not used by any step"
 
 
 def test_known_amounts_render_dutch(content):
-    assert content.bedragen["eigen_risico"].render() == "€ 385 per jaar (2026)"
-    assert content.bedragen["bestuursrechtelijke_premie"].render() == "€ 172,70 per maand (2026)"
-    assert content.bedragen["zorgtoeslag_inkomensgrens"].render() == "€ 40.857 per jaar (2026)"
-    assert content.bedragen["id_bewijs_prijs"].render() == "ongeveer € 75 tot € 85 (2024)"
+    on = date(2026, 6, 1)
+    assert content.bedragen["eigen_risico"].render(on) == "€ 385 per jaar (2026)"
+    assert content.bedragen["bestuursrechtelijke_premie"].render(on) == "€ 172,70 per maand (2026)"
+    assert content.bedragen["zorgtoeslag_inkomensgrens"].render(on) == "€ 40.857 per jaar (2026)"
+    assert content.bedragen["id_bewijs_prijs"].render(on) == "ongeveer € 80 tot € 90 (2026)"
+    assert content.bedragen["minimumloon_21"].render(on) == "€ 14,71 per uur (1 januari tot en met 30 juni 2026)"
 
 
 def test_titles_are_short_imperatives(catalogue):
@@ -180,14 +174,18 @@ def test_titles_are_short_imperatives(catalogue):
 
 
 def test_why_sentences_are_short(catalogue):
-    for step in catalogue["steps"]:
+    for public in catalogue["steps"]:
+        # An amount counts as one word, however its period reads ("€ 385 per jaar (2026)").
+        step = public | public.get("template", {})
+        step = json.loads(re.sub(r"\{[a-z0-9_]+\}", "€", json.dumps(step)))
         why = sentences(step["why"])
         assert 1 <= len(why) <= 3, step["id"]
         for sentence in why:
-            assert len(sentence.split()) <= 20, (step["id"], sentence)
+            assert len(sentence.split()) <= 15, (step["id"], sentence)
+        assert len(step["how"]) <= 7, step["id"]
         for item in step["how"]:
             for sentence in sentences(item):
-                assert len(sentence.split()) <= 20, (step["id"], sentence)
+                assert len(sentence.split()) <= 15, (step["id"], sentence)
 
 
 def test_reminder_ids_are_unique_per_step(content):
@@ -229,13 +227,15 @@ def test_version_changes_when_content_changes(tmp_path):
     directory = copy_content(tmp_path)
     before = load_content(directory).version
     path = directory / "bedragen.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace("value = 385", "value = 386"), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("value = 385", "value = 386"), encoding="utf-8")
     from backend.checklists.content import clear_content_cache
 
     clear_content_cache()
     after = load_content(directory)
-    assert after.version != before
-    assert after.bedragen["eigen_risico"].render() == "€ 386 per jaar (2026)"
+    assert after.version_on(date(2026, 6, 1)) != load_content().version_on(date(2026, 6, 1))
+    assert after.bedragen["eigen_risico"].render(date(2026, 6, 1)) == "€ 386 per jaar (2026)"
+    assert before != after.version
     clear_content_cache()
 
 
@@ -314,7 +314,7 @@ links = [{ title = "Voorbeeld", url = "https://www.rijksoverheid.nl" }]
 who_can_help = "Je mentor."
 topics = ["toekomstplan"]
 due = ["B-1m"]
-sources = ["FACTS.md"]
+sources = ["https://www.rijksoverheid.nl/onderwerpen/jeugdhulp (voorbeeld)"]
 peildatum = 2026-01-31
 """
 
@@ -354,6 +354,16 @@ def test_good_extra_step_loads(tmp_path):
         ),
         (('due = ["B-1m"]', 'due = ["yearly 03-01", "B"]'), "exactly one due rule"),
         (("need = []", 'need = []\ndepends_on = ["nieuwe-stap"]'), "depends_on has unknown step"),
+        (('sources = ["https', 'sources = ["FACTS.md §8", "https'), "must be an https:// page"),
+        (('why = "Dit is belangrijk."', 'why = "Dit is belangrijk [U]."'), "internal note '[U]'"),
+        (('how = ["Doe het."]', 'how = ["Zie FACTS.md."]'), "internal note 'FACTS'"),
+        (("need = []", 'need = []\nconditions = { requires_done = ["bestaat-niet"] }'), "requires_done has unknown"),
+        (("need = []", 'need = []\noverdue = { every_days = 0, times = 4 }'), "overdue must be"),
+        (("need = []", 'need = []\ngemeente = "ergens"'), "gemeente must be 'current' or 'future'"),
+        (
+            ("need = []", 'need = []\nconditions = { also_without_vertrekdatum = ["zelfstandig"] }'),
+            "only means something with requires_vertrekdatum",
+        ),
     ],
 )
 def test_broken_step_gives_clear_error(tmp_path, change, message):
@@ -392,7 +402,8 @@ def test_unknown_leefgebied_and_bad_bedrag(tmp_path):
         load_content(directory)
     text = str(info.value)
     assert "sport.toml: unknown or missing leefgebied 'sport'" in text
-    assert "bedragen.toml: bedrag 'zonder_jaar': needs the year" in text
+    assert "bedragen.toml: bedrag 'zonder_jaar': unknown fields ['value']" in text
+    assert "bedragen.toml: bedrag 'zonder_jaar': needs at least one [[zonder_jaar.period]]" in text
 
 
 def test_missing_directory(tmp_path):

@@ -16,6 +16,7 @@ from backend.checklists.content import SITUATIONS, Rule, Step, load_content
 from backend.checklists.plan import (
     BUCKETS,
     LABELS,
+    OVERDUE_RULE_PREFIX,
     STATES,
     Profile,
     ReminderMoment,
@@ -75,32 +76,52 @@ def depends_on_v(step: Step) -> bool:
     return any("V" in r.bases or any(depends_on_v(STEPS[ref]) for ref in r.refs) for r in step.due)
 
 
-def o_applicable(step: Step, profile: Profile, today: date) -> bool:
+def o_applicable(step: Step, profile: Profile, today: date, progress: dict[str, str] | None = None) -> bool:
     c = step.conditions
-    if c.requires_vertrekdatum and profile.vertrekdatum is None:
+    progress = progress or {}
+    without_v = profile.vertrekdatum is None
+    on_own = profile.situation in c.also_without_vertrekdatum  # sees V steps without a vertrekdatum
+    if c.requires_vertrekdatum and without_v and not on_own:
         return False
     if c.situations and profile.situation is not None and profile.situation not in c.situations:
         return False
+    b18 = o_birthday(profile.birth_date, 18)
+    if c.leaves_after_18 and (without_v or profile.vertrekdatum <= b18):  # type: ignore[operator]
+        return False
+    if profile.situation != "zelfstandig" and any(progress.get(d) != "done" for d in c.requires_done):
+        return False
     if c.max_age is not None and o_age(profile.birth_date, today) > c.max_age:
         return False
-    if profile.vertrekdatum is None and all(needs_v(r) for r in step.due):
+    if without_v and all(needs_v(r) for r in step.due) and not (c.requires_vertrekdatum and on_own):
         return False
+    if without_v and on_own and c.requires_vertrekdatum:
+        return True  # no rule applies: due from the 18th birthday
     for rule in step.due:
         for ref in rule.refs:
-            if not o_applicable(STEPS[ref], profile, today) and len(step.due) == 1:
+            if not o_applicable(STEPS[ref], profile, today, progress) and len(step.due) == 1:
                 return False
     return True
 
 
-def o_due(step: Step, profile: Profile, planned: dict[str, date]) -> date:
+def o_election(profile: Profile, today: date) -> date:
+    """The first election in kalender.toml on which the person is 18, not before today; else the 18th birthday."""
+    b18 = o_birthday(profile.birth_date, 18)
+    return next((d for d in sorted(CONTENT.elections) if d >= max(b18, today)), b18)
+
+
+def o_due(step: Step, profile: Profile, planned: dict[str, date], today: date) -> date:
     """Expected due date of a non-recurring step (``planned`` holds due dates of after: targets)."""
     b16 = o_birthday(profile.birth_date, 16)
-    bases = {"B": o_birthday(profile.birth_date, 18), "A16": b16, "V": profile.vertrekdatum}
+    b18 = o_birthday(profile.birth_date, 18)
+    bases = {"B": b18, "A16": b16, "V": profile.vertrekdatum, "E": o_election(profile, today)}
     candidates = []
     for rule in step.due:
         base = planned.get(rule.ref) if rule.base == "after" else bases[rule.base]
         if base is not None:
             candidates.append(o_offsets(base, rule))
+    if not candidates:  # a V step for someone on their own without a vertrekdatum: from the 18th birthday
+        assert profile.vertrekdatum is None and profile.situation in step.conditions.also_without_vertrekdatum
+        candidates = [b18]
     due = max(min(candidates), b16)
     if step.conditions.min_age is not None:
         due = max(due, o_birthday(profile.birth_date, step.conditions.min_age))
@@ -149,7 +170,7 @@ def test_applicable_steps_appear_once_with_dates_from_their_rules(pt, progress):
     plan = compute_plan(profile, CONTENT, today, progress)
     ids = [i.step_id for i in plan.items]
     assert len(ids) == len(set(ids))
-    assert set(ids) == {sid for sid, step in STEPS.items() if o_applicable(step, profile, today)}
+    assert set(ids) == {sid for sid, step in STEPS.items() if o_applicable(step, profile, today, progress)}
 
     b16 = o_birthday(profile.birth_date, 16)
     assert plan.birthday_16 == b16
@@ -160,7 +181,7 @@ def test_applicable_steps_appear_once_with_dates_from_their_rules(pt, progress):
         step = STEPS[item.step_id]
         if not step.recurring:
             # after:X uses X's planned date (no completion dates passed here)
-            assert item.due_date == o_due(step, profile, planned), item.step_id
+            assert item.due_date == o_due(step, profile, planned, today), item.step_id
             assert item.progress_key == step.id
             continue
         # recurring: the current cycle is the first occurrence whose end is today or later
@@ -243,9 +264,13 @@ def test_without_vertrekdatum_no_v_only_steps(pt):
     profile, today = pt
     ids = {i.step_id for i in compute_plan(profile, CONTENT, today).items}
     for sid, step in STEPS.items():
+        if profile.situation in step.conditions.also_without_vertrekdatum:
+            continue  # living on your own: these steps count from the 18th birthday
         if step.conditions.requires_vertrekdatum or all(needs_v(r) for r in step.due):
             assert sid not in ids, sid
     for moment in reminder_moments(profile, CONTENT, {}, today):
+        if moment.rule_id.startswith(OVERDUE_RULE_PREFIX):
+            continue  # counted from the due date, tested below
         rule = next(r for r in STEPS[moment.step_id].reminders if r.id == moment.rule_id).rule
         assert "V" not in rule.bases
 
@@ -268,6 +293,13 @@ def test_reminder_moments(pt, progress):
         assert progress.get(m.step_id) not in ("done", "not_for_me")
         if not step.recurring:
             assert by_id[m.step_id].state not in ("done", "not_for_me")
+        if m.rule_id.startswith(OVERDUE_RULE_PREFIX):
+            # After a missed due date: every `every_days` days, at most `times` times.
+            assert step.overdue is not None and not step.recurring
+            k = int(m.rule_id.removeprefix(OVERDUE_RULE_PREFIX))
+            assert 1 <= k <= step.overdue.times
+            assert m.due == by_id[m.step_id].due_date + timedelta(days=k * step.overdue.every_days)
+            continue
         rule = next(r for r in step.reminders if r.id == m.rule_id).rule
         if rule.yearly or step.recurring:
             assert m.due <= today + timedelta(days=396)
@@ -435,7 +467,7 @@ AGE = {"birth_date": "Je geboortedatum klopt niet: je moet tussen 12 en 30 jaar 
 BAD_BIRTH = {"birth_date": "Je geboortedatum klopt niet. Kies een datum die bestaat."}
 BAD_V = {"vertrekdatum": "Je vertrekdatum klopt niet. Kies een datum die bestaat."}
 FAR_V = {"vertrekdatum": "Je vertrekdatum klopt niet: kies een datum tot 10 jaar terug of 10 jaar vooruit."}
-BAD_SITUATION = {"situation": "Kies waar je woont: in een instelling, in een pleeggezin, thuis of zelfstandig."}
+BAD_SITUATION = {"situation": "Kies waar je nu woont uit de lijst."}
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,7 @@ def test_plan_without_profile_says_what_to_do(client: TestClient) -> None:
         ({"vertrekdatum": "2026-13-01"}, "vertrekdatum", "datum"),
         ({"vertrekdatum": "2099-01-01"}, "vertrekdatum", "vertrekdatum"),
         ({"situation": "op de maan"}, "situation", "Kies"),
+        ({"future_gemeente_code": "GM9999"}, "future_gemeente_code", "gemeente"),
     ],
 )
 def test_bad_profile_gets_a_dutch_message_per_field(jongere: TestClient, body: dict, field: str, text: str) -> None:
@@ -239,6 +240,7 @@ def test_nobody_reads_or_writes_another_persons_plan(client: TestClient) -> None
         ("get", "/api/me/progress"),
         ("post", "/api/me/progress"),
         ("put", f"/api/me/progress/{step}"),
+        ("get", "/api/me/readiness"),
     ]:
         kwargs = {"json": {}} if method in ("put", "post") else {}
         assert getattr(anon, method)(path, **kwargs).status_code == 401, path
@@ -276,3 +278,50 @@ def test_plan_read_path_checks_the_session_like_every_other_route(jongere: TestC
     jongere.put("/api/me/profile", json=profile())
     assert jongere.delete("/api/session").status_code == 204
     assert jongere.get("/api/me/plan").status_code == 401
+
+
+def test_future_gemeente_is_saved_and_the_same_one_means_none(jongere: TestClient) -> None:
+    """Issue 12: where you will live after leaving (optional; bijstand and huur use it)."""
+    r = jongere.put("/api/me/profile", json=profile(future_gemeente_code="gm0599"))
+    assert r.status_code == 200, r.text
+    assert jongere.get("/api/me/profile").json()["future_gemeente_code"] == "GM0599"
+    same = jongere.put("/api/me/profile", json=profile(future_gemeente_code="GM0518"))
+    assert same.json()["future_gemeente_code"] is None
+    assert jongere.put("/api/me/profile", json=profile(future_gemeente_code="")).json()["future_gemeente_code"] is None
+
+
+@pytest.mark.parametrize("situation", ["gezinshuis", "begeleid-wonen", "amv", "zelfstandig"])
+def test_new_situations_are_accepted(jongere: TestClient, situation: str) -> None:
+    r = jongere.put("/api/me/profile", json=profile(situation=situation))
+    assert r.status_code == 200, r.text
+    assert jongere.get("/api/me/plan").status_code == 200
+
+
+def test_content_lists_the_situations_with_their_words(client: TestClient) -> None:
+    body = client.get("/api/content").json()
+    ids = [s["id"] for s in body["situations"]]
+    assert ids == ["instelling", "pleeggezin", "gezinshuis", "begeleid-wonen", "amv", "thuis", "zelfstandig"]
+    assert all(s["label"] for s in body["situations"])
+    assert body["glossary"] and all(g["text"] for g in body["glossary"])
+
+
+def test_plan_items_carry_the_amounts_of_their_own_date(jongere: TestClient) -> None:
+    items = jongere.get("/api/me/plan").json()["items"]
+    with_amounts = [i for i in items if i["amounts"]]
+    assert with_amounts
+    for item in with_amounts:
+        assert all(text.startswith(("€", "ongeveer €")) for text in item["amounts"].values()), item
+
+
+def test_readiness_is_the_callers_own(jongere: TestClient) -> None:
+    leaving = (today_nl() + timedelta(days=20)).isoformat()
+    jongere.put("/api/me/profile", json=profile(vertrekdatum=leaving))
+    r = jongere.get("/api/me/readiness")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["vertrekdatum"] == leaving and body["ready"] is False
+    assert {a["id"] for a in body["areas"]} >= {"wonen", "inkomen", "gezondheid"}
+    assert jongere.get("/api/me/plan").json()["readiness"] == body
+    other = new_client(jongere)
+    signup(other)
+    assert other.get("/api/me/readiness").status_code == 404  # no profile: not someone else's answer
