@@ -168,10 +168,7 @@ export function overlay(plan, progress, today = todayIso()) {
   return { ...plan, items, progress: progressOut, readiness: ready(plan.readiness, items) };
 }
 
-/**
- * Readiness with this device's ticks. The server knows which steps meet which need; here only what is sure:
- * all steps closed (one done) is ready, a step no longer done undoes ready; the next step is an open one.
- */
+// Readiness with this phone's ticks, only what is sure (the server knows which step meets which need).
 function ready(r, items) {
   if (!r || !r.areas) return r || null;
   const now = new Map();

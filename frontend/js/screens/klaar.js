@@ -12,12 +12,11 @@ function when(v) {
 }
 
 function area(a) {
-  const id = 'k-' + a.id;
-  return h('li', { class: a.ready ? 'area ok' : 'area' },
-    h('h2', { id }, a.label),
+  return h('li', { class: a.ready ? 'card area ok' : 'card area' },
+    h('h2', {}, a.label),
     a.ready ? h('p', { class: 'state-done' }, check(), 'Geregeld')
       : [h('p', {}, 'Nog niet geregeld.'),
-        a.next ? h('a', { class: 'todo', href: '/stappen/' + encodeURIComponent(a.next.step_id), 'aria-describedby': id },
+        a.next ? h('a', { class: 'todo', href: '/stappen/' + encodeURIComponent(a.next.step_id) },
           h('span', { class: 'todo-title' }, a.next.title), h('span', { class: 'meta' }, 'Dit is je volgende stap'))
           : h('p', {}, 'Vraag je begeleider wat je nog kunt doen.')]);
 }

@@ -17,7 +17,7 @@ function glossary(list) {
   return forms.length ? { by, used: new Set(), re: new RegExp(`(?<![\\p{L}\\p{N}])(${forms.map(esc).join('|')})(?![\\p{L}\\p{N}])`, 'iu') } : null;
 }
 
-/** A word you tap to open its explanation; that comes after the sentence, so the sentence stays whole. */
+/** A word you tap to open its explanation, which comes after the sentence. */
 function term(word, g, boxes) {
   const id = 'uitleg-' + ++uid;
   const box = h('span', { class: 'gloss', id, hidden: true }, h('strong', {}, word), ': ', g.text);
@@ -54,9 +54,10 @@ function sourceLink(text) {
   try { url = new URL(m[1]); } catch { return null; }
   const parts = url.pathname.split('/').filter(Boolean);
   const short = url.host.replace(/^www\./, '') + (parts.length ? `/${parts[0]}${parts.length > 1 ? '/…' : ''}` : '');
-  return h('li', {}, h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer' },
-    short, m[2] ? ` (${m[2]})` : null, h('span', { class: 'vh' }, ' (opent in een nieuw tabblad)')));
+  return h('li', {}, ext(url.href, short, m[2] ? ` (${m[2]})` : null));
 }
+
+const ext = (href, ...text) => h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, ...text, h('span', { class: 'vh' }, ' (opent in een nieuw tabblad)'));
 
 function section(id, title, ...body) {
   return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...body);
@@ -137,13 +138,11 @@ export async function render(main, { id }) {
   const bedragen = (content.bedragen || []).filter((b) => (step.bedragen || []).includes(b.key));
   // The amount on this step's date (from the plan), else the one valid today.
   const amount = (k) => (item && item.amounts && item.amounts[k]) || ((content.bedragen || []).find((b) => b.key === k) || {}).text;
-  const fill = (t) => (t ? String(t).replace(/\{(\w+)\}/g, (all, k) => amount(k) || all) : t);
+  const fill = (t) => (Array.isArray(t) ? t.map(fill) : t && String(t).replace(/\{(\w+)\}/g, (all, k) => amount(k) || all));
   const tpl = step.template;
-  const txt = tpl ? { ...tpl, how: (tpl.how || []).map(fill), need: (tpl.need || []).map(fill) } : step;
-  for (const k of ['why', 'cost', 'who_can_help']) if (tpl) txt[k] = fill(tpl[k]);
-  if (tpl && tpl.title) heading.textContent = fill(tpl.title);
+  const txt = tpl ? Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, fill(v)])) : step;
+  if (tpl && tpl.title) heading.textContent = txt.title;
   const gl = glossary(content.glossary);
-  // A paragraph or list item, with the explanations of its terms after it.
   const r = (tag, t) => { const boxes = []; const el = h(tag, {}, rich(t, gl, boxes)); return tag === 'li' ? add(el, boxes) : [el, ...boxes]; };
   const timing = step.timing || {};
   const hulp = h('section', { id: 'hulp-hierbij', hidden: true });
@@ -157,9 +156,7 @@ export async function render(main, { id }) {
     txt.need && txt.need.length ? section('s-need', 'Wat heb je nodig?', h('ul', {}, txt.need.map((t) => r('li', t)))) : null,
     step.links && step.links.length ? section('s-links', 'Kijk op deze websites',
       h('p', { class: 'muted' }, 'De links openen in een nieuw tabblad.'),
-      h('ul', { class: 'links' }, step.links.map((l) => h('li', {},
-        h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.title,
-          h('span', { class: 'vh' }, ' (opent in een nieuw tabblad)')))))) : null,
+      h('ul', { class: 'links' }, step.links.map((l) => h('li', {}, ext(l.url, l.title))))) : null,
     txt.cost || bedragen.length ? section('s-cost', 'Wat kost het?',
       txt.cost ? r('p', txt.cost) : null,
       bedragen.length ? h('ul', {}, bedragen.map((b) => h('li', {}, `${b.label}: ${amount(b.key)}`))) : null) : null,

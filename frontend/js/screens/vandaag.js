@@ -90,7 +90,6 @@ export async function render(main) {
     now.append(h('p', {}, 'Je hoeft nu niets te doen. Goed bezig!'));
     if (next) now.append(h('p', {}, 'Hierna komt:'), h('ul', { class: 'todos' }, todoCard(next, labels)));
   }
-  // Six weeks before the vertrekdatum (or after it): is the essential arranged?
   const v = profile.vertrekdatum;
   const r = plan.readiness;
   const soon = v && dayDiff(todayIso(), v) <= 42 ? h('section', { 'aria-labelledby': 'v-klaar' },
