@@ -692,7 +692,10 @@ def _describe(rule: Rule, step_label: Callable[[str], str]) -> str:
         what = {"B": "je verjaardag", "V": "de datum van je vertrek"}[rule.base]
     else:
         what = _BASE_NL[rule.base]
-    text = _describe_offsets(rule.offsets, what)
+    offsets = rule.offsets
+    if rule.yearly and rule.base in ("B", "V") and all(o.unit == "m" and o.amount % 12 == 0 for o in offsets):
+        offsets = ()  # whole years before or after an anniversary fall on an anniversary too
+    text = _describe_offsets(offsets, what)
     if not rule.yearly:
         return text
     text = f"elk jaar {text}"

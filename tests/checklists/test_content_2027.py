@@ -347,3 +347,24 @@ def test_readiness_shows_the_big_5_and_the_next_step(content):
     ready = compute_plan(PERSONA, content, ON, done)
     assert ready.readiness is not None and ready.readiness.ready
     assert all(a.next is None for a in ready.readiness.areas)
+
+
+def test_staying_after_18_must_be_decided_before_the_18th(content):
+    """V after B: staying on is verlengde jeugdhulp, decided before the 18th birthday."""
+    item = compute_plan(PERSONA, content, ON).item("verblijf-na-18-vastleggen")
+    assert item is not None and item.due_date < PERSONA.birthday_18
+    early = Profile(date(2009, 3, 11), "GM0363", date(2027, 1, 31), "instelling")
+    assert compute_plan(early, content, ON).item("verblijf-na-18-vastleggen") is None
+
+
+def test_plan_names_the_woonsite_of_the_gemeente_where_you_will_live():
+    from backend.checklists.service import with_woonsite
+
+    content = load_content()
+    amsterdam = with_woonsite(compute_plan(PERSONA, content, ON), PERSONA)
+    assert amsterdam.woonsite is not None and amsterdam.woonsite["url"].startswith("https://")
+    assert amsterdam.to_dict()["woonsite"]["name"] == amsterdam.woonsite["name"]
+    # Moving to a gemeente whose woonsite no page names: the plan says it is not known (the app then sends
+    # the jongere to the site of her gemeente).
+    moving = Profile(date(2009, 3, 11), "GM0363", date(2027, 4, 30), "instelling", "GM0014")
+    assert with_woonsite(compute_plan(moving, content, ON), moving).woonsite is None
