@@ -46,8 +46,10 @@ done / total where total leaves out not_for_me steps.
 Reminders
 ---------
 ``reminder_moments`` lists the next moment per (step, reminder rule id), on or after today, for steps that
-apply and are not done / not_for_me (skipped steps keep their reminders). One-off rules give their date
-when it is still ahead (also far ahead); yearly rules give their next occurrence within 13 months.
+apply and are not done / not_for_me (skipped steps keep their reminders). A step with an ``overdue`` rule
+also gets, once its due date has passed, the next day on a grid of every N days after that date (rule id
+``te-laat-K`` for the K-th grid day); the reminders service stops after M of them were sent. One-off rules
+give their date when it is still ahead (also far ahead); yearly rules give their next occurrence within 13 months.
 Moments before the 16th birthday or before the ``min_age`` birthday are dropped (e.g. WoningNet "V-24m"
 only counts when the person is already 18 then). The reminders service upserts by (person, step, rule id)
 and should recompute after sending, to get the next yearly occurrence.
@@ -532,12 +534,15 @@ def reminder_moments(
         if timed.state in ("done", "not_for_me"):
             continue
         if step.overdue is not None:
-            # Past its date and not done: every N days after the due date, at most M times.
-            for k in range(1, step.overdue.times + 1):
-                when = timed.due + timedelta(days=k * step.overdue.every_days)
-                if lower <= when <= horizon:
-                    moment = ReminderMoment(step.id, f"{OVERDUE_RULE_PREFIX}{k}", when)
-                    moments.append((when, s_index, len(step.reminders) + k, moment))
+            # Past its date and not done: the next day on a grid of every N days after the due date (also for
+            # someone who starts late). The reminders service stops after M sent ones (it knows what was sent).
+            every = step.overdue.every_days
+            start = max(lower, timed.due + timedelta(days=1))
+            k = max(1, -(-(start - timed.due).days // every))  # ceiling division
+            when = timed.due + timedelta(days=k * every)
+            if when <= horizon:
+                moment = ReminderMoment(step.id, f"{OVERDUE_RULE_PREFIX}{k}", when)
+                moments.append((when, s_index, len(step.reminders), moment))
         ctx = planner.ctx(timed.due)
         for r_index, reminder in enumerate(step.reminders):
             when: date | None

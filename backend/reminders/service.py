@@ -34,7 +34,7 @@ from sqlmodel import Session
 from backend.accounts.models import utcnow
 from backend.checklists.content import Content, load_content
 from backend.checklists.models import StepProgress, UserProfile
-from backend.checklists.plan import Profile, reminder_moments
+from backend.checklists.plan import OVERDUE_RULE_PREFIX, Profile, reminder_moments
 from backend.clock import NL, aware, nl_date, now_utc
 from backend.db import dialect_insert
 from backend.errors import AppError, FieldErrors
@@ -139,6 +139,23 @@ def _profile_and_progress(
     return profile, progress, completed_on
 
 
+def _overdue_sent(session: Session, user_id: int) -> dict[str, int]:
+    """How many overdue reminders (rule ids te-laat-K) each step of this person has had already."""
+    rows = session.execute(
+        select(_R.c.step_id, func.count())
+        .where(_R.c.user_id == user_id, _R.c.status != PENDING, _R.c.rule_id.like(f"{OVERDUE_RULE_PREFIX}%"))
+        .group_by(_R.c.step_id)
+    ).all()
+    return {step_id: n for step_id, n in rows}
+
+
+def _overdue_used_up(catalogue: Content, step_id: str, rule_id: str, sent: dict[str, int]) -> bool:
+    if not rule_id.startswith(OVERDUE_RULE_PREFIX):
+        return False
+    step = catalogue.steps.get(step_id)
+    return step is None or step.overdue is None or sent.get(step_id, 0) >= step.overdue.times
+
+
 @dataclass(frozen=True)
 class Recompute:
     """What recompute will write for one person: reminder rows to delete and to add."""
@@ -172,9 +189,11 @@ def plan_recompute(
     seen = session.get(UserProfile, user_id)
     profile, progress, completed_on = state
     catalogue = content()
+    late = _overdue_sent(session, user_id)
     wanted = {
         (m.step_id, m.rule_id, m.due)
         for m in reminder_moments(profile, catalogue, progress, today, completed_on=completed_on)
+        if not _overdue_used_up(catalogue, m.step_id, m.rule_id, late)
     }
     as_of: dict[date, set[tuple[str, str, date]]] = {}
     stale: list[int] = []
@@ -747,7 +766,7 @@ def record(
 
 
 def roll_forward(session: Session, finished: Iterable[Claimed], now: datetime) -> None:
-    """After a yearly reminder, make its next occurrence (recompute from the day after it).
+    """After a yearly or an overdue reminder, make its next occurrence (recompute from the day after it).
 
     The worker runs this in a transaction of its own, after the batch is recorded: it touches other rows of
     the same people, and must not be able to undo (or deadlock) the record of what was sent.
@@ -759,7 +778,7 @@ def roll_forward(session: Session, finished: Iterable[Claimed], now: datetime) -
         if step is None:
             continue
         yearly = step.recurring or any(r.id == c.rule_id and r.rule.yearly for r in step.reminders)
-        if yearly:
+        if yearly or c.rule_id.startswith(OVERDUE_RULE_PREFIX):  # an overdue reminder: the next one of the grid
             latest[c.user_id] = max(latest.get(c.user_id, c.due_on), c.due_on)
     for user_id, due in latest.items():
         recompute(session, user_id, now, not_before=due + timedelta(days=1))

@@ -319,14 +319,20 @@ def test_overdue_steps_keep_reminders(content):
     plan = compute_plan(PERSONA, content, ON)
     item = plan.item(step.id)
     assert item is not None
-    # Look from the day after the due date: the te-laat reminders come, and not more than `times`.
-    day_after = item.due_date + timedelta(days=1)
-    moments = [m for m in reminder_moments(PERSONA, content, {}, day_after) if m.step_id == step.id]
-    late = [m for m in moments if m.rule_id.startswith("te-laat-")]
-    assert step.overdue is not None and len(late) == step.overdue.times
-    assert late[0].due == item.due_date + timedelta(days=step.overdue.every_days)
-    done = reminder_moments(PERSONA, content, {step.id: "done"}, day_after)
-    assert not [m for m in done if m.step_id == step.id]
+    assert step.overdue is not None
+    every = step.overdue.every_days
+
+    def late(on: date, progress: dict[str, str] | None = None) -> list:
+        moments = reminder_moments(PERSONA, content, progress or {}, on)
+        return [m for m in moments if m.step_id == step.id and m.rule_id.startswith("te-laat-")]
+
+    # The day after the due date: the first one, `every` days after it.
+    first = late(item.due_date + timedelta(days=1))
+    assert [(m.rule_id, m.due) for m in first] == [("te-laat-1", item.due_date + timedelta(days=every))]
+    # Starting a year late still gives the next day on the grid (the service caps how many are sent).
+    year_late = late(item.due_date + timedelta(days=365))
+    assert len(year_late) == 1 and 0 < (year_late[0].due - (item.due_date + timedelta(days=365))).days <= every
+    assert late(item.due_date + timedelta(days=1), {step.id: "done"}) == []
 
 
 def test_future_gemeente_steps_are_marked(content):

@@ -299,11 +299,12 @@ def test_reminder_moments(pt, progress):
         if not step.recurring:
             assert by_id[m.step_id].state not in ("done", "not_for_me")
         if m.rule_id.startswith(OVERDUE_RULE_PREFIX):
-            # After a missed due date: every `every_days` days, at most `times` times.
+            # After a missed due date: the next day on the grid of every `every_days` days after it.
             assert step.overdue is not None and not step.recurring
             k = int(m.rule_id.removeprefix(OVERDUE_RULE_PREFIX))
-            assert 1 <= k <= step.overdue.times
-            assert m.due == by_id[m.step_id].due_date + timedelta(days=k * step.overdue.every_days)
+            due = by_id[m.step_id].due_date
+            assert k >= 1 and m.due == due + timedelta(days=k * step.overdue.every_days)
+            assert m.due - timedelta(days=step.overdue.every_days) < max(today, due + timedelta(days=1))
             continue
         rule = next(r for r in step.reminders if r.id == m.rule_id).rule
         if rule.yearly or step.recurring:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from datetime import date
 
 import pytest
@@ -401,7 +400,7 @@ def test_own_ids_and_uuids() -> None:
 # -------------------------------------------------------------------------------------- performance
 
 
-def test_5000_rows_validate_quickly() -> None:
+def test_5000_rows_validate() -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(COLUMNS)
@@ -435,9 +434,8 @@ def test_5000_rows_validate_quickly() -> None:
         }
         writer.writerow([values.get(c, "") for c in COLUMNS])
     data = buf.getvalue().encode("utf-8")
-    start = time.perf_counter()
+    # How fast is measured by bench/kaart_bench.py (issue 4: a 5,000-row upload within 5 s), not here: a
+    # timed test fails on a busy machine and proves nothing on a quiet one.
     result = parse_upload(data, "groot.csv", namespace="GM0363", today=TODAY)
-    elapsed = time.perf_counter() - start
     assert result.report.error_count == 0, texts(result)[:5]
     assert len(result.kaart.services) == 5000
-    assert elapsed < 4.0, f"validating 5000 rows took {elapsed:.2f}s"
