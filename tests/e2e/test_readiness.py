@@ -91,7 +91,7 @@ def test_klaar_shows_each_area_and_works_offline_with_ticks(page: Page, context:
     answered(page, profile)
     klaar = page.get_by_role("link", name=re.compile("Bekijk wat geregeld is"))
     expect(klaar).to_be_visible()
-    check(page, "vandaag met klaar voor vertrek")
+    check(page, "vandaag met klaar voor vertrek", large_text=True)
     shot(page, "vandaag met klaar voor vertrek")
     klaar.click()
 
@@ -171,7 +171,7 @@ def test_vandaag_links_to_klaar_only_near_the_vertrekdatum(page: Page) -> None:
     page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Ik").click()
     expect(h1(page)).to_have_text("Ik")
     expect(page.get_by_role("heading", name="Klaar voor vertrek?")).to_be_visible()
-    check(page, "ik met klaar voor vertrek")
+    check(page, "ik met klaar voor vertrek", large_text=True)
     shot(page, "ik met klaar voor vertrek")
     page.get_by_role("link", name="Bekijk wat geregeld is").click()
     expect(h1(page)).to_have_text("Klaar voor vertrek?")
@@ -211,3 +211,7 @@ def test_readiness_api_for_a_logged_in_jongere(live_server: str) -> None:
         assert ready.status_code == 200, ready.text
         assert ready.json() == c.get("/api/me/plan").json()["readiness"]
         assert {"ready", "vertrekdatum", "areas"} <= set(ready.json())
+        # An unknown future gemeente: a Dutch message for that field (the app shows it at the question).
+        wrong = c.put("/api/me/profile", json={**profile, "future_gemeente_code": "GM9999"}, headers=headers)
+        assert wrong.status_code == 422
+        assert "gemeente" in wrong.json()["fields"]["future_gemeente_code"]

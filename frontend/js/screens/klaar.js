@@ -15,10 +15,9 @@ function area(a) {
   return h('li', { class: a.ready ? 'card area ok' : 'card area' },
     h('h2', {}, a.label),
     a.ready ? h('p', { class: 'state-done' }, check(), 'Geregeld')
-      : [h('p', {}, 'Nog niet geregeld.'),
-        a.next ? h('a', { class: 'todo', href: '/stappen/' + encodeURIComponent(a.next.step_id) },
-          h('span', { class: 'todo-title' }, a.next.title), h('span', { class: 'meta' }, 'Dit is je volgende stap'))
-          : h('p', {}, 'Vraag je begeleider wat je nog kunt doen.')]);
+      : a.next ? [h('p', {}, 'Nog niet geregeld. Je volgende stap:'),
+        h('a', { class: 'next', href: '/stappen/' + encodeURIComponent(a.next.step_id) }, a.next.title)]
+        : h('p', {}, 'Nog niet geregeld. Vraag je begeleider wat je nog kunt doen.'));
 }
 
 export async function render(main) {
