@@ -238,7 +238,7 @@ def test_onboarding_asks_where_you_will_live(page: Page) -> None:
 
     expect(h1(page)).to_have_text("Waar ga je wonen na je vertrek?")
     expect(h1(page)).to_be_focused()
-    expect(page.locator(".step-count")).to_have_text("Laatste vraag")
+    expect(page.locator(".step-count")).to_have_text("Nog één vraag")
     expect(page.get_by_role("radio", name="Weet ik nog niet")).to_be_checked()
     expect(page.get_by_role("radio", name="In dezelfde gemeente (Den Haag)")).not_to_be_checked()
     check(page, "onboarding na vertrek", large_text=True)

@@ -246,7 +246,7 @@ export async function render(main, { stap }) {
   });
 
   add(main,
-    edit ? null : h('p', { class: 'step-count' }, i < 3 ? `Vraag ${i + 1} van 3` : 'Laatste vraag'),
+    edit ? null : h('p', { class: 'step-count' }, i < 3 ? `Vraag ${i + 1} van 3` : 'Nog één vraag'),
     h('h1', {}, step.title),
     h('p', { class: 'lead' }, step.intro),
     form,

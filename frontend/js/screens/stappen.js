@@ -34,7 +34,7 @@ export async function render(main) {
   if (!plan) {
     main.append(profile
       ? h('p', {}, error ? error.message : 'Je plan maken we zodra je weer internet hebt.')
-      : h('p', {}, 'Je hebt nog geen plan. ', h('a', { href: '/' }, 'Beantwoord eerst 3 korte vragen.')));
+      : h('p', {}, 'Je hebt nog geen plan. ', h('a', { href: '/' }, 'Beantwoord eerst een paar korte vragen.')));
     return;
   }
   const open = plan.items.filter((i) => i.bucket !== 'klaar').length;

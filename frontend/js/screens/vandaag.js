@@ -17,7 +17,7 @@ function welcome(main, flash) {
       h('li', {}, check(), 'Bij elke stap staat uitleg.'),
       h('li', {}, check(), 'Je vinkt af wat klaar is.')),
     h('p', {}, h('strong', {}, 'Je hebt geen account nodig.'), ' Je gegevens blijven op je telefoon.'),
-    h('p', {}, 'Eerst stellen we je 3 korte vragen.'),
+    h('p', {}, 'Eerst stellen we je 3 of 4 korte vragen.'),
     h('p', { class: 'actions' }, h('a', { class: 'btn', href: '/start/geboortedatum' }, 'Begin')),
     h('p', {}, 'Heb je al een account? ', h('a', { href: '/ik/inloggen' }, 'Log in')),
   );
