@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from backend.checklists.content import add_months
-from backend.clock import NL
+from backend.clock import NL, aware
 from backend.config import Settings
 from backend.reminders.models import PushSubscription, ReminderDelivery
 from backend.reminders.service import inbox, send_moment
@@ -39,13 +39,16 @@ def test_the_right_reminder_at_the_right_time(
     assert at.astimezone(NL).hour == 10 and at.tzinfo is not None
     due_that_day = reminder_rows(session, due_on=row.due_on)
 
-    # A minute early: nothing goes out.
-    assert run_round(settings, engine, at - timedelta(minutes=1)).pushes == 0
-    assert push_service.notifications(device["clientHash"]) == []
+    # A minute early: nothing of that moment goes out (only what was due before: overdue steps' reminders).
+    before = [r for r in reminder_rows(session, status="pending") if aware(r.send_at) < at - timedelta(minutes=1)]
+    assert all(r.rule_id.startswith("te-laat-") for r in before)
+    assert run_round(settings, engine, at - timedelta(minutes=1)).pushes == len(before)
+    early = push_service.notifications(device["clientHash"])
+    assert len(early) == len(before) and all(m["url"] != f"/stappen/{STEP}" for m in early)
 
     done = run_round(settings, engine, at + timedelta(minutes=1))
     assert done.sent == len(due_that_day) >= 1
-    messages = push_service.notifications(device["clientHash"])
+    messages = push_service.notifications(device["clientHash"])[len(early) :]
     assert len(messages) == len(due_that_day)
     mine = [m for m in messages if m["url"] == f"/stappen/{STEP}"]
     assert mine == [
@@ -66,7 +69,7 @@ def test_the_right_reminder_at_the_right_time(
 
     # Nothing is sent twice.
     assert run_round(settings, engine, at + timedelta(minutes=5)).pushes == 0
-    assert len(push_service.notifications(device["clientHash"])) == len(due_that_day)
+    assert len(push_service.notifications(device["clientHash"])) == len(early) + len(due_that_day)
     [row] = reminder_rows(session, step_id=STEP, rule_id="b-3m")
     assert row.status == "sent" and row.lease_until is None
 
@@ -74,7 +77,7 @@ def test_the_right_reminder_at_the_right_time(
     assert all(i["id"] != row.id for i in jongere.get("/api/me/reminders").json()["items"])
     box = inbox(session, row.user_id, now=at + timedelta(minutes=5))
     assert [i.step_id for i in box.items if i.id == row.id] == [STEP]
-    assert box.unread == len(due_that_day)
+    assert box.unread == len(early) + len(due_that_day)
 
 
 def test_expired_subscription_is_deleted(
