@@ -533,7 +533,10 @@ def reminder_moments(
             continue
         if timed.state in ("done", "not_for_me"):
             continue
-        if step.overdue is not None:
+        # Not for a leaving-care step someone on their own sees without a vertrekdatum: its date is only
+        # "from your 18th birthday", and nagging about bijstand someone with a job may not need helps nobody.
+        dated_by_rules = not (step.conditions.requires_vertrekdatum and profile.vertrekdatum is None)
+        if step.overdue is not None and dated_by_rules:
             # Past its date and not done: the next day on a grid of every N days after the due date (also for
             # someone who starts late). The reminders service stops after M sent ones (it knows what was sent).
             every = step.overdue.every_days

@@ -374,3 +374,11 @@ def test_plan_names_the_woonsite_of_the_gemeente_where_you_will_live():
     # the jongere to the site of her gemeente).
     moving = Profile(date(2009, 3, 11), "GM0363", date(2027, 4, 30), "instelling", "GM0014")
     assert with_woonsite(compute_plan(moving, content, ON), moving).woonsite is None
+
+
+def test_no_overdue_nagging_for_leaving_care_steps_without_a_vertrekdatum(content):
+    """Someone on her own sees bijstand and huurtoeslag from her 18th birthday, without te-laat reminders."""
+    on_own = Profile(date(2006, 5, 1), "GM0363", None, "zelfstandig")
+    moments = reminder_moments(on_own, content, {}, ON)
+    late = {m.step_id for m in moments if m.rule_id.startswith("te-laat-")}
+    assert not late & {s.id for s in content.steps.values() if s.conditions.requires_vertrekdatum}

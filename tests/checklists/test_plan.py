@@ -301,6 +301,7 @@ def test_reminder_moments(pt, progress):
         if m.rule_id.startswith(OVERDUE_RULE_PREFIX):
             # After a missed due date: the next day on the grid of every `every_days` days after it.
             assert step.overdue is not None and not step.recurring
+            assert not (step.conditions.requires_vertrekdatum and profile.vertrekdatum is None)
             k = int(m.rule_id.removeprefix(OVERDUE_RULE_PREFIX))
             due = by_id[m.step_id].due_date
             assert k >= 1 and m.due == due + timedelta(days=k * step.overdue.every_days)
