@@ -159,7 +159,7 @@ def onboard(page: Page, *, audit: bool) -> None:
 
     expect(h1(page)).to_have_text("Waar woon je nu?")
     expect(h1(page)).to_be_focused()
-    page.get_by_role("radio", name="In een instelling of leefgroep").check()
+    page.get_by_role("radio", name=re.compile("^In een instelling")).check()
     date = page.get_by_label("Wanneer ga je daar weg?")
     page.get_by_label("Ik weet het nog niet").check()
     expect(date).to_be_disabled()
@@ -167,6 +167,13 @@ def onboard(page: Page, *, audit: bool) -> None:
     date.fill(LEAVING.isoformat())
     if audit:
         check(page, "onboarding wonen")
+    page.get_by_role("button", name="Volgende").click()
+
+    # With a vertrekdatum one more question: where you will live after leaving (optional).
+    expect(h1(page)).to_have_text("Waar ga je wonen na je vertrek?")
+    expect(page.get_by_role("radio", name="Weet ik nog niet")).to_be_checked()
+    if audit:
+        check(page, "onboarding na vertrek")
     page.get_by_role("button", name="Maak mijn plan").click()
 
     expect(h1(page)).to_have_text("Vandaag")

@@ -233,6 +233,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", f"{ME}/plan"): Entry(
         at(f"{ME}/plan"), signed_in(404, jongere=200, other_jongere=200), "own plan (404: no profile yet)"
     ),
+    ("GET", f"{ME}/readiness"): Entry(
+        at(f"{ME}/readiness"), signed_in(404, jongere=200, other_jongere=200), "own big-5 check (404: no profile yet)"
+    ),
     ("GET", f"{ME}/progress"): Entry(at(f"{ME}/progress"), signed_in(200), "own progress"),
     ("PUT", f"{ME}/progress/{{step_id}}"): Entry(
         lambda w, r: Call(f"{ME}/progress/{w.step_id}", {"json": _progress(w)}), signed_in(200), "own progress"
