@@ -358,3 +358,25 @@ def test_step_about_your_new_home_shows_help_in_the_future_gemeente(page: Page, 
     expect(section.get_by_role("heading", name="Hulp hierbij in jouw gemeente")).to_be_visible()
     for href in section.locator(".svc h3 a").evaluate_all("els => els.map(a => a.getAttribute('href'))"):
         assert href.startswith("/hulp/GM0518/"), href
+
+
+def test_woningzoeken_steps_name_the_woonsite_of_your_region(page: Page) -> None:
+    """The woonsite of the gemeente where you will live (woonsites.toml), or honestly: not known, ask."""
+    known = plan(page, {**PERSONA, "gemeente_code": "GM0363"})["woonsite"]
+    assert known is not None and known["url"].startswith("https://")
+    device_profile(page, {**PERSONA, "gemeente_code": "GM0363"}, gemeente_naam="Amsterdam")
+    page.goto("/stappen/woningzoekende-inschrijven")
+    section = page.get_by_role("region", name="Jouw woonsite")
+    link = section.get_by_role("link", name=re.compile(re.escape(known["name"])))
+    expect(link).to_have_attribute("href", known["url"])
+    expect(section).to_contain_text(f"vanaf {known['min_age']} jaar")
+    check(page, "woonsite bekend")
+
+    # Leaving for a gemeente whose woonsite no page names: the step says so and sends her to the gemeente.
+    assert plan(page, {**PERSONA, "gemeente_code": "GM0363", "future_gemeente_code": "GM0014"})["woonsite"] is None
+    moving = {**PERSONA, "gemeente_code": "GM0363", "future_gemeente_code": "GM0014", "gemeente_naam": "Amsterdam"}
+    page.evaluate(PUT_PROFILE, {**moving, "updated_at": dt.datetime.now(dt.UTC).isoformat()})
+    page.goto("/stappen/woningzoekende-inschrijven")
+    section = page.get_by_role("region", name="Jouw woonsite")
+    expect(section).to_contain_text("We weten niet welke woonsite jouw gemeente gebruikt")
+    expect(section.get_by_role("link")).to_have_count(0)

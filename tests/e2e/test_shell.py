@@ -276,8 +276,10 @@ def test_first_load_is_small() -> None:
 
 
 def test_offline_shell_is_small() -> None:
-    """Everything the service worker precaches (every screen too): a phone downloads it on the first visit."""
+    """Everything the service worker precaches (every screen too): a phone downloads it on the first visit.
+    A budget of our own (issue 2 asks < 50 KB for the first load, tested above); raised from 70 to 72 KB with
+    issue 12 (Klaar voor vertrek, woordenlijst, bedragen per datum, woonsite), content is not in it."""
     files = ["index.html", "manifest.webmanifest", "sw.js", "css/app.css"]
     files += [p.relative_to(FRONTEND).as_posix() for p in (FRONTEND / "js").rglob("*.js")]
     total = gzipped(files)
-    assert total < 70_000, f"all shell files together are {total} bytes gzipped"
+    assert total < 72_000, f"all shell files together are {total} bytes gzipped"

@@ -69,6 +69,19 @@ const MESSAGES = {
   todo: 'Deze stap staat weer op je lijst.',
 };
 
+/** Which woonsite the gemeente where you will live uses (from the plan), or where to ask when we do not know. */
+function woonsite(w) {
+  if (!w) {
+    return section('s-woonsite', 'Jouw woonsite',
+      h('p', {}, 'We weten niet welke woonsite jouw gemeente gebruikt. Kijk op de site van je gemeente. Of vraag het je mentor.'));
+  }
+  return section('s-woonsite', 'Jouw woonsite',
+    h('p', {}, 'In jouw regio schrijf je je in bij: ', ext(w.url, w.name), '.'),
+    h('p', {}, `Dat kan vanaf ${w.min_age} jaar.`),
+    w.fee ? h('p', {}, `Kosten: ${w.fee}${w.fee_year ? ` (${w.fee_year})` : ''}.`) : null,
+    w.renewal ? h('p', {}, w.renewal) : null);
+}
+
 export async function render(main, { id }) {
   const heading = h('h1', {}, 'Stap');
   main.append(heading);
@@ -140,6 +153,7 @@ export async function render(main, { id }) {
   const amount = (k) => (item && item.amounts && item.amounts[k]) || ((content.bedragen || []).find((b) => b.key === k) || {}).text;
   const fill = (t) => (Array.isArray(t) ? t.map(fill) : t && String(t).replace(/\{(\w+)\}/g, (all, k) => amount(k) || all));
   const tpl = step.template;
+  const listed = bedragen.filter((b) => !(tpl && tpl.cost && tpl.cost.includes(`{${b.key}}`)));
   const txt = tpl ? Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, fill(v)])) : step;
   if (tpl && tpl.title) heading.textContent = txt.title;
   const gl = glossary(content.glossary);
@@ -159,7 +173,9 @@ export async function render(main, { id }) {
       h('ul', { class: 'links' }, step.links.map((l) => h('li', {}, ext(l.url, l.title))))) : null,
     txt.cost || bedragen.length ? section('s-cost', 'Wat kost het?',
       txt.cost ? r('p', txt.cost) : null,
-      bedragen.length ? h('ul', {}, bedragen.map((b) => h('li', {}, `${b.label}: ${amount(b.key)}`))) : null) : null,
+      // Amounts the cost text already names are not listed again.
+      listed.length ? h('ul', {}, listed.map((b) => h('li', {}, `${b.label}: ${amount(b.key)}`))) : null) : null,
+    (step.topics || []).includes('woningzoeken') && plan ? woonsite(plan.woonsite) : null,
     txt.who_can_help ? section('s-help', 'Wie kan je helpen?', r('p', txt.who_can_help)) : null,
     section('s-when', 'Wanneer?',
       (timing.due || []).length ? h('p', {}, 'Het beste: ', timing.due.join(' of '), '.') : null,
