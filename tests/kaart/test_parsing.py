@@ -291,3 +291,15 @@ def test_normalized_rows_match_schema_json() -> None:
             assert [e.message for e in validator.iter_errors(record)] == []
     bad = {**kaart_rows(kaart)[0].to_dict(), "postcode": "1234ab", "leefgebieden": ["geld"]}
     assert len(list(validator.iter_errors(bad))) == 2
+
+
+def test_schema_json_lists_every_topic_of_the_taxonomy() -> None:
+    """The published upload format names the same onderwerpen as the checklists: a topic added to
+    taxonomy.toml (issue 12 added eight) must be usable by a gemeente, and the schema must say so."""
+    import json
+
+    from backend.checklists.content import load_content
+
+    schema = json.loads((KAART_DIR / "schema.json").read_text(encoding="utf-8"))
+    assert schema["properties"]["onderwerpen"]["items"]["enum"] == list(load_content().topics)
+    assert schema["properties"]["leefgebieden"]["items"]["enum"] == list(load_content().leefgebieden)
