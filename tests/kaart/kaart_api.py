@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import itertools
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ EXAMPLES = {
 A, B = "GM0014", "GM0363"  # Groningen and Amsterdam
 # Monday 2 March 2026, 10:00 in Amsterdam: most services are open.
 MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=TZ)
+# The day example kaarten are parsed: on or after every gecontroleerd_op in them (landelijk.csv: 2026-12-01).
+PARSED_ON = date(2026, 12, 2)
 
 _n = itertools.count(1)
 
@@ -108,7 +110,7 @@ def load_examples(session: Session, kaarten: tuple[str, ...] = ("landelijk", A, 
     actor = service.Actor("test")
     for kaart in kaarten:
         path = EXAMPLES[kaart]
-        result = service.parse_file(path.read_bytes(), path.name, None, kaart, MONDAY_10.date())
+        result = service.parse_file(path.read_bytes(), path.name, None, kaart, PARSED_ON)
         version, _ = service.store_version(session, kaart, result, path.name, actor)
         service.publish(session, kaart, version.id, actor)  # type: ignore[arg-type]
         out[kaart] = int(version.id)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from backend.kaart.schedule import format_exceptions, format_week, parse_schedul
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sociale_kaart" / "hsds-3.0" / "schema"
-TODAY = date(2026, 3, 1)
+TODAY = date(2026, 12, 2)
 EXAMPLES = [
     ("sociale_kaart/voorbeelden/GM0014-groningen.csv", "GM0014"),
     ("sociale_kaart/voorbeelden/GM0363-amsterdam.csv", "GM0363"),

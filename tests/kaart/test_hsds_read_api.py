@@ -41,7 +41,7 @@ def test_root_and_pagination(client: TestClient, session: Session) -> None:
     assert beyond["contents"] == [] and beyond["size"] == 0
     # Without full=true, only the service's own fields (HSDS service_list).
     assert all(not isinstance(v, list | dict) for v in first["contents"][0].values())
-    assert page(client, "landelijk")["total_items"] == 20
+    assert page(client, "landelijk")["total_items"] == 35
     assert page(client, "GM0518")["empty"] is True  # nothing published
     assert client.get("/api/hsds/GM9999/services").status_code == 404
     assert client.get(f"/api/hsds/{A}/services", params={"per_page": 1000}).status_code == 422
