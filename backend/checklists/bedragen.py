@@ -155,11 +155,11 @@ class Bedrag:
         }
 
 
-def _is_date(v: Any) -> bool:
+def is_date(v: Any) -> bool:
     return isinstance(v, date) and type(v) is date  # tomllib gives datetime for date-times
 
 
-def _nonempty_str(v: Any) -> bool:
+def nonempty_str(v: Any) -> bool:
     return isinstance(v, str) and bool(v.strip())
 
 
@@ -186,10 +186,10 @@ def parse_bedragen(data: Mapping[str, Any], error: Callable[[str], None]) -> dic
         if set(raw) - _KEY_FIELDS:
             err(f"unknown fields {sorted(set(raw) - _KEY_FIELDS)} (value, source and dates go in [[{key}.period]])")
             n += 1
-        if not _nonempty_str(raw.get("label")):
+        if not nonempty_str(raw.get("label")):
             err("needs a label")
             n += 1
-        if "unit" in raw and not _nonempty_str(raw["unit"]):
+        if "unit" in raw and not nonempty_str(raw["unit"]):
             err("unit must be a non-empty string")
             n += 1
         if "official" in raw and not (isinstance(raw["official"], str) and SOURCE_RE.match(raw["official"])):
@@ -229,12 +229,12 @@ def _parse_period(raw: Any, err: Callable[[str], None]) -> Period | None:
     if set(raw) - _PERIOD_FIELDS:
         problems.append(f"unknown fields {sorted(set(raw) - _PERIOD_FIELDS)}")
     for k in ("from", "until", "peildatum"):
-        if not _is_date(raw.get(k)):
+        if not is_date(raw.get(k)):
             problems.append(f"needs {k} (a TOML date like 2026-01-01)")
-    if _is_date(raw.get("from")) and _is_date(raw.get("until")) and raw["until"] < raw["from"]:
+    if is_date(raw.get("from")) and is_date(raw.get("until")) and raw["until"] < raw["from"]:
         problems.append("until is before from")
     source = raw.get("source")
-    if not _nonempty_str(source):
+    if not nonempty_str(source):
         problems.append("needs a source (an https:// page a person can open)")
     elif not SOURCE_RE.match(source):
         problems.append(f"source {source!r} must be an https:// address, optionally followed by ' (note)'")

@@ -89,7 +89,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from backend.checklists.bedragen import SOURCE_RE, Bedrag, parse_bedragen
+from backend.checklists.bedragen import SOURCE_RE, Bedrag, is_date, nonempty_str, parse_bedragen
 from backend.clock import today_nl
 
 __all__ = [
@@ -825,7 +825,7 @@ class _Loader:
                 self.error(TAXONOMY_FILE, f"bad leefgebied id {lid!r}")
             elif lid in leefgebieden:
                 self.error(TAXONOMY_FILE, f"duplicate leefgebied id {lid!r}")
-            elif not _nonempty_str(label):
+            elif not nonempty_str(label):
                 self.error(TAXONOMY_FILE, f"leefgebied {lid!r} needs a label")
             else:
                 leefgebieden[lid] = Leefgebied(lid, label)
@@ -835,7 +835,7 @@ class _Loader:
                 self.error(TAXONOMY_FILE, f"bad topic id {tid!r}")
             elif tid in topics:
                 self.error(TAXONOMY_FILE, f"duplicate topic id {tid!r}")
-            elif not _nonempty_str(label):
+            elif not nonempty_str(label):
                 self.error(TAXONOMY_FILE, f"topic {tid!r} needs a label")
             elif lg not in leefgebieden:
                 self.error(TAXONOMY_FILE, f"topic {tid!r} has unknown leefgebied {lg!r}")
@@ -859,14 +859,14 @@ class _Loader:
         for raw in data.get("term", []):
             name = raw.get("term") if isinstance(raw, dict) else None
             where = f"term {name!r}: "
-            if not isinstance(raw, dict) or not _nonempty_str(name) or set(raw) - {"term", "text", "forms"}:
+            if not isinstance(raw, dict) or not nonempty_str(name) or set(raw) - {"term", "text", "forms"}:
                 self.error(GLOSSARY_FILE, f"{where}use [[term]] with term, text and optional forms")
                 continue
             text, forms = raw.get("text"), raw.get("forms", [name])
-            if not _nonempty_str(text):
+            if not nonempty_str(text):
                 self.error(GLOSSARY_FILE, where + "needs a text (one short sentence)")
                 continue
-            if not isinstance(forms, list) or not forms or not all(_nonempty_str(f) for f in forms):
+            if not isinstance(forms, list) or not forms or not all(nonempty_str(f) for f in forms):
                 self.error(GLOSSARY_FILE, where + "forms must be a list of words")
                 continue
             marker = internal_marker(text)
@@ -888,8 +888,8 @@ class _Loader:
         for raw in data.get("verkiezing", []):
             if (
                 not isinstance(raw, dict)
-                or not _is_date(raw.get("date"))
-                or not _nonempty_str(raw.get("name"))
+                or not is_date(raw.get("date"))
+                or not nonempty_str(raw.get("name"))
                 or not (isinstance(raw.get("source"), str) and SOURCE_RE.match(raw["source"]))
             ):
                 self.error(KALENDER_FILE, f"bad verkiezing {raw!r}: needs date, name and an https:// source")
@@ -914,10 +914,10 @@ class _Loader:
         if set(raw) - {"id", "title", "intro"}:
             self.error(file, f"unknown fields {sorted(set(raw) - {'id', 'title', 'intro'})}", checklist=cid)
             ok = False
-        if not _nonempty_str(raw.get("title")):
+        if not nonempty_str(raw.get("title")):
             self.error(file, "needs a title", checklist=cid)
             ok = False
-        if "intro" in raw and not _nonempty_str(raw["intro"]):
+        if "intro" in raw and not nonempty_str(raw["intro"]):
             self.error(file, "intro must be a non-empty string", checklist=cid)
             ok = False
         for text in (raw.get("title"), raw.get("intro")):
@@ -958,15 +958,15 @@ class _Loader:
             err(f"unknown fields {unknown}")
 
         for key in ("title", "why", "who_can_help"):
-            if not _nonempty_str(raw[key]):
+            if not nonempty_str(raw[key]):
                 err(f"{key} must be a non-empty string")
-        if _nonempty_str(raw["title"]) and len(raw["title"]) > TITLE_MAX:
+        if nonempty_str(raw["title"]) and len(raw["title"]) > TITLE_MAX:
             err(f"title is longer than {TITLE_MAX} characters")
-        if "cost" in raw and not _nonempty_str(raw["cost"]):
+        if "cost" in raw and not nonempty_str(raw["cost"]):
             err("cost must be a non-empty string (leave it out when there is no cost)")
         for key, minimum in (("how", 1), ("need", 0), ("sources", 1), ("topics", 1)):
             value = raw[key]
-            if not isinstance(value, list) or len(value) < minimum or not all(_nonempty_str(v) for v in value):
+            if not isinstance(value, list) or len(value) < minimum or not all(nonempty_str(v) for v in value):
                 err(f"{key} must be a list of non-empty strings" + (" (at least one)" if minimum else ""))
         links: list[Link] = []
         if not isinstance(raw["links"], list) or not raw["links"]:
@@ -975,7 +975,7 @@ class _Loader:
             for link in raw["links"]:
                 if not isinstance(link, dict) or set(link) != {"title", "url"}:
                     err(f"bad link {link!r}: use {{title = '...', url = 'https://...'}}")
-                elif not _nonempty_str(link["title"]):
+                elif not nonempty_str(link["title"]):
                     err(f"link {link['url']!r} needs a title")
                 elif not isinstance(link["url"], str) or not re.match(r"^https://[^\s/]+\.[^\s]+$", link["url"]):
                     err(f"link url {link['url']!r} must be an https:// address")
@@ -989,7 +989,7 @@ class _Loader:
             marker = internal_marker(text)
             if marker:
                 err(f"internal note {marker!r} in a text people read: {text[:60]!r}")
-        if not _is_date(raw["peildatum"]):
+        if not is_date(raw["peildatum"]):
             err("peildatum must be a TOML date like 2026-01-31")
         checklist = checklists.get(raw["checklist"])
         if isinstance(raw["topics"], list):
@@ -1236,14 +1236,6 @@ class _Loader:
                     state[child] = 1
                     stack.append((child, iter(sorted(graph[child]))))
 
-
-def _nonempty_str(v: Any) -> bool:
-    return isinstance(v, str) and bool(v.strip())
-
-
-def _is_date(v: Any) -> bool:
-    # tomllib returns datetime.datetime for date-times; a peildatum must be a plain date
-    return isinstance(v, date) and type(v) is date
 
 
 # Words that belong to the content's own notes, never to what people read (issue 12: "Bron: FACTS.md §8 ...").

@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from backend.checklists.content import CONTENT_DIR
+from backend.checklists.content import CONTENT_DIR, internal_marker
 
 __all__ = [
     "WOONSITES_FILE",
@@ -53,7 +53,6 @@ ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CODE_RE = re.compile(r"^GM\d{4}$")
 SOURCE_RE = re.compile(r"^(https://\S+)(?: \((?P<note>[^()]*(?:\([^()]*\)[^()]*)*)\))?$")
 # Internal markers must never reach a jongere (issue 12, part 5).
-MARKER_RE = re.compile(r"FACTS|\[[UYOS]\]|\bseed\b|\bTODO\b", re.IGNORECASE)
 MAX_WORDS = 15
 
 
@@ -240,7 +239,7 @@ class _Loader:
         if not isinstance(value, str) or not value.strip():
             self.error(f"{key} must be a non-empty text, got {value!r}", label)
             return None
-        if MARKER_RE.search(value):
+        if internal_marker(value):
             self.error(f"{key} holds an internal marker (FACTS, [U], seed, ...): {value!r}", label)
         return value.strip()
 
@@ -275,6 +274,6 @@ class _Loader:
             match = SOURCE_RE.fullmatch(source) if isinstance(source, str) else None
             if match is None or not self.is_https(match.group(1)):
                 self.error(f"source must start with an https:// address, optionally ' (note)', got {source!r}", label)
-            elif MARKER_RE.search(source):
+            elif internal_marker(source):
                 self.error(f"source holds an internal marker (FACTS, [U], seed, ...): {source!r}", label)
         return tuple(s for s in value if isinstance(s, str))

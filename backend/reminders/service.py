@@ -189,11 +189,11 @@ def plan_recompute(
     seen = session.get(UserProfile, user_id)
     profile, progress, completed_on = state
     catalogue = content()
-    late = _overdue_sent(session, user_id)
+    moments = reminder_moments(profile, catalogue, progress, today, completed_on=completed_on)
+    # One more query only for someone with an overdue step (this runs on every tick: bench/load.py).
+    late = _overdue_sent(session, user_id) if any(m.rule_id.startswith(OVERDUE_RULE_PREFIX) for m in moments) else {}
     wanted = {
-        (m.step_id, m.rule_id, m.due)
-        for m in reminder_moments(profile, catalogue, progress, today, completed_on=completed_on)
-        if not _overdue_used_up(catalogue, m.step_id, m.rule_id, late)
+        (m.step_id, m.rule_id, m.due) for m in moments if not _overdue_used_up(catalogue, m.step_id, m.rule_id, late)
     }
     as_of: dict[date, set[tuple[str, str, date]]] = {}
     stale: list[int] = []

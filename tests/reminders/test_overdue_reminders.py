@@ -11,6 +11,7 @@ from sqlmodel import Session
 from backend.checklists.content import load_content
 from backend.clock import today_nl
 from backend.reminders import service
+from backend.reminders.models import Reminder
 from tests.accounts.helpers import signup
 from tests.reminders.conftest import profile_body, reminder_rows
 
@@ -68,9 +69,8 @@ def test_overdue_reminders_stop_after_the_last_one_was_sent(client: TestClient, 
     assert pending == []
 
 
-def make_sent(like, n: int):  # type: ignore[no-untyped-def]
-    from backend.reminders.models import Reminder
-
+def make_sent(like: Reminder, n: int) -> Reminder:
+    """An overdue reminder sent earlier (n+1 grid days before `like`)."""
     return Reminder(
         user_id=like.user_id,
         step_id=like.step_id,
